@@ -1,0 +1,88 @@
+// Package capture defines frametap's event model and its capture log: one
+// JSON object per line (JSON Lines), written by Log and read back by Reader.
+// The format is public and documented in docs/capture-format.md.
+package capture
+
+import "time"
+
+// Kind names what an Event records.
+type Kind string
+
+const (
+	KindOpen     Kind = "open"     // a client connection was accepted
+	KindClose    Kind = "close"    // a client connection ended
+	KindRequest  Kind = "request"  // an HTTP request, complete with its body
+	KindResponse Kind = "response" // an HTTP response, complete with its body
+	KindUpgrade  Kind = "upgrade"  // a 101 switched the connection to another protocol
+	KindFrame    Kind = "frame"    // one WebSocket frame header
+	KindMessage  Kind = "message"  // one WebSocket message or control frame
+	KindError    Kind = "error"    // a protocol violation, a parse error or a failed dial
+)
+
+// Event is one thing frametap saw on one client connection. It is flat: the
+// fields a Kind uses are listed by its section below, and the writer emits
+// exactly those (docs/capture-format.md). Events are immutable once handed
+// to an output; an output that keeps one beyond the call must copy its slices.
+type Event struct {
+	Kind Kind      // every event: "kind"
+	Conn uint64    // every event: "conn", unique in one run of frametap
+	Time time.Time // every event: "t", RFC 3339 with nanoseconds
+	From string    // "from": "client" or "server" (frame, message, and error where it has a side)
+
+	// open
+	Client string // "client": the client socket's ip:port
+	Server string // "server": upstream host:port once known (open, request, response)
+	Mode   string // "mode": "regular" or "reverse" (open)
+
+	// close
+	BytesFromClient int64  // "bytes_from_client"
+	BytesFromServer int64  // "bytes_from_server"
+	Err             string // "err", when the connection ended by an error (close); omitted when empty
+	WebSocket       bool   // the connection carried WebSocket: adds the ws_* fields below (close)
+	WSClosedBy      string // "ws_closed_by": "client", "server" or "" (no close frame seen)
+	WSCloseClean    bool   // "ws_close_clean": close frames both ways, then TCP ended without error
+
+	// request and response
+	Seq        int      // "seq": the exchange's 1-based index on its connection
+	Method     string   // "method" (request)
+	Target     string   // "target" (request), as sent
+	Host       string   // "host" (request)
+	Proto      string   // "proto"
+	Status     int      // "status" (response)
+	StatusText string   // "status_text" (response): the reason phrase
+	Headers    []Header // "headers": [[name, value], ...] in wire order
+	Trailers   []Header // "trailers", omitted when empty
+	BodyLen    int64    // "body_len"
+	Body       []byte   // "body" when valid UTF-8, else "body_b64"; omitted when empty (request, response)
+
+	// upgrade
+	Protocol    string // "protocol"
+	Subprotocol string // "subprotocol"
+	Extensions  string // "extensions"
+	AcceptOK    bool   // "accept_ok"
+
+	// frame
+	Fin    bool  // "fin"
+	RSV    uint8 // "rsv", 0-7
+	Opcode uint8 // "opcode" (frame)
+	Masked bool  // "masked"
+	Len    int64 // "len": payload length (frame; message: after inflating)
+
+	// message
+	Op         string // "op": "text", "binary", "ping", "pong", "close"
+	Frames     int    // "frames"
+	WireLen    int64  // "wire_len": payload bytes on the wire
+	Compressed bool   // "compressed"
+	Payload    []byte // "text" (op text, valid UTF-8) or "data" (base64) otherwise; close: omitted
+	Code       int    // "code" (close message; 0 when the frame had no body)
+	Reason     string // "reason" (close message)
+
+	// request, response, message
+	Truncated bool // "truncated", written only when true: Body or Payload was cut at the limit
+
+	// error
+	Msg string // "msg"
+}
+
+// Header is one header field, written as a two-element JSON array.
+type Header [2]string
