@@ -1,0 +1,337 @@
+package capture
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// AppendJSON appends e as one JSON object and a '\n' to dst and returns the
+// extended slice. It writes "kind", "conn" and "t" first, then exactly the
+// fields of e.Kind in the order docs/capture-format.md lists; an unknown Kind
+// gets the three common fields only. Strings are escaped per RFC 8259
+// section 7, with invalid UTF-8 replaced by U+FFFD. It does not allocate
+// when dst has room.
+func (e *Event) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"kind":`...)
+	dst = appendJSONString(dst, string(e.Kind))
+	dst = append(dst, `,"conn":`...)
+	dst = strconv.AppendUint(dst, e.Conn, 10)
+	dst = append(dst, `,"t":"`...)
+	dst = e.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, '"')
+
+	switch e.Kind {
+	case KindOpen:
+		dst = appendStringField(dst, "client", e.Client)
+		if e.Server != "" {
+			dst = appendStringField(dst, "server", e.Server)
+		}
+		dst = appendStringField(dst, "mode", e.Mode)
+	case KindClose:
+		dst = appendIntField(dst, "bytes_from_client", e.BytesFromClient)
+		dst = appendIntField(dst, "bytes_from_server", e.BytesFromServer)
+		if e.Err != "" {
+			dst = appendStringField(dst, "err", e.Err)
+		}
+		if e.WebSocket {
+			if e.WSClosedBy != "" {
+				dst = appendStringField(dst, "ws_closed_by", e.WSClosedBy)
+			}
+			dst = appendBoolField(dst, "ws_close_clean", e.WSCloseClean)
+		}
+	case KindRequest:
+		dst = appendIntField(dst, "seq", int64(e.Seq))
+		dst = appendStringField(dst, "method", e.Method)
+		dst = appendStringField(dst, "target", e.Target)
+		dst = appendStringField(dst, "host", e.Host)
+		dst = appendStringField(dst, "proto", e.Proto)
+		dst = e.appendExchange(dst)
+	case KindResponse:
+		dst = appendIntField(dst, "seq", int64(e.Seq))
+		dst = appendIntField(dst, "status", int64(e.Status))
+		dst = appendStringField(dst, "status_text", e.StatusText)
+		dst = appendStringField(dst, "proto", e.Proto)
+		dst = e.appendExchange(dst)
+	case KindUpgrade:
+		dst = appendIntField(dst, "seq", int64(e.Seq))
+		dst = appendStringField(dst, "protocol", e.Protocol)
+		dst = appendStringField(dst, "subprotocol", e.Subprotocol)
+		dst = appendStringField(dst, "extensions", e.Extensions)
+		dst = appendBoolField(dst, "accept_ok", e.AcceptOK)
+	case KindFrame:
+		dst = appendStringField(dst, "from", e.From)
+		dst = appendBoolField(dst, "fin", e.Fin)
+		dst = appendIntField(dst, "rsv", int64(e.RSV))
+		dst = appendIntField(dst, "opcode", int64(e.Opcode))
+		dst = appendBoolField(dst, "masked", e.Masked)
+		dst = appendIntField(dst, "len", e.Len)
+	case KindMessage:
+		dst = appendStringField(dst, "from", e.From)
+		dst = appendStringField(dst, "op", e.Op)
+		dst = appendIntField(dst, "frames", int64(e.Frames))
+		dst = appendIntField(dst, "len", e.Len)
+		dst = appendIntField(dst, "wire_len", e.WireLen)
+		dst = appendBoolField(dst, "compressed", e.Compressed)
+		switch {
+		case e.Op == "close":
+			dst = appendIntField(dst, "code", int64(e.Code))
+			dst = appendStringField(dst, "reason", e.Reason)
+		case e.Op == "text" && utf8.Valid(e.Payload):
+			dst = append(dst, `,"text":"`...)
+			dst = appendEscaped(dst, e.Payload)
+			dst = append(dst, '"')
+		default:
+			dst = append(dst, `,"data":"`...)
+			dst = base64.StdEncoding.AppendEncode(dst, e.Payload)
+			dst = append(dst, '"')
+		}
+		if e.Truncated {
+			dst = append(dst, `,"truncated":true`...)
+		}
+	case KindError:
+		if e.From != "" {
+			dst = appendStringField(dst, "from", e.From)
+		}
+		dst = appendStringField(dst, "msg", e.Msg)
+	}
+	return append(dst, "}\n"...)
+}
+
+// appendExchange appends the fields requests and responses share, from
+// "server" to "truncated".
+func (e *Event) appendExchange(dst []byte) []byte {
+	if e.Server != "" {
+		dst = appendStringField(dst, "server", e.Server)
+	}
+	dst = append(dst, `,"headers":`...)
+	dst = appendHeaders(dst, e.Headers)
+	if len(e.Trailers) > 0 {
+		dst = append(dst, `,"trailers":`...)
+		dst = appendHeaders(dst, e.Trailers)
+	}
+	dst = appendIntField(dst, "body_len", e.BodyLen)
+	if len(e.Body) > 0 {
+		if utf8.Valid(e.Body) {
+			dst = append(dst, `,"body":"`...)
+			dst = appendEscaped(dst, e.Body)
+		} else {
+			dst = append(dst, `,"body_b64":"`...)
+			dst = base64.StdEncoding.AppendEncode(dst, e.Body)
+		}
+		dst = append(dst, '"')
+	}
+	if e.Truncated {
+		dst = append(dst, `,"truncated":true`...)
+	}
+	return dst
+}
+
+func appendHeaders(dst []byte, hs []Header) []byte {
+	dst = append(dst, '[')
+	for i := range hs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '[')
+		dst = appendJSONString(dst, hs[i][0])
+		dst = append(dst, ',')
+		dst = appendJSONString(dst, hs[i][1])
+		dst = append(dst, ']')
+	}
+	return append(dst, ']')
+}
+
+// appendStringField appends ,"name":"value". Names are constants that need
+// no escaping.
+func appendStringField(dst []byte, name, v string) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return appendJSONString(dst, v)
+}
+
+func appendIntField(dst []byte, name string, v int64) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return strconv.AppendInt(dst, v, 10)
+}
+
+func appendBoolField(dst []byte, name string, v bool) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return strconv.AppendBool(dst, v)
+}
+
+// appendJSONString appends s as a quoted JSON string.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = appendEscaped(dst, s)
+	return append(dst, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendEscaped appends the body of a JSON string holding s, unquoted.
+// RFC 8259 section 7: "All Unicode characters may be placed within the
+// quotation marks, except for the characters that MUST be escaped: quotation
+// mark, reverse solidus, and the control characters (U+0000 through
+// U+001F)." Invalid UTF-8 becomes \ufffd, so the output is always valid.
+func appendEscaped[T string | []byte](dst []byte, s T) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			// string(...) of at most 4 bytes converts on the stack.
+			r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			if c < 0x20 {
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			} else {
+				dst = append(dst, `\ufffd`...)
+			}
+		}
+		i++
+		start = i
+	}
+	return append(dst, s[start:]...)
+}
+
+// MarshalJSON returns e as AppendJSON writes it, without the newline, so
+// that encoding/json writes the capture format too.
+func (e *Event) MarshalJSON() ([]byte, error) {
+	b := e.AppendJSON(nil)
+	return b[:len(b)-1], nil
+}
+
+// errNoKind reports an object without "kind", which every event has.
+var errNoKind = errors.New(`event has no "kind"`)
+
+// wireEvent is an Event as the capture format spells it, for encoding/json.
+type wireEvent struct {
+	Kind Kind      `json:"kind"`
+	Conn uint64    `json:"conn"`
+	Time time.Time `json:"t"`
+	From string    `json:"from"`
+
+	Client string `json:"client"`
+	Server string `json:"server"`
+	Mode   string `json:"mode"`
+
+	BytesFromClient int64  `json:"bytes_from_client"`
+	BytesFromServer int64  `json:"bytes_from_server"`
+	Err             string `json:"err"`
+	WSClosedBy      string `json:"ws_closed_by"`
+	WSCloseClean    *bool  `json:"ws_close_clean"`
+
+	Seq        int      `json:"seq"`
+	Method     string   `json:"method"`
+	Target     string   `json:"target"`
+	Host       string   `json:"host"`
+	Proto      string   `json:"proto"`
+	Status     int      `json:"status"`
+	StatusText string   `json:"status_text"`
+	Headers    []Header `json:"headers"`
+	Trailers   []Header `json:"trailers"`
+	BodyLen    int64    `json:"body_len"`
+	Body       *string  `json:"body"`
+	BodyB64    []byte   `json:"body_b64"` // encoding/json decodes standard base64
+
+	Protocol    string `json:"protocol"`
+	Subprotocol string `json:"subprotocol"`
+	Extensions  string `json:"extensions"`
+	AcceptOK    bool   `json:"accept_ok"`
+
+	Fin    bool  `json:"fin"`
+	RSV    uint8 `json:"rsv"`
+	Opcode uint8 `json:"opcode"`
+	Masked bool  `json:"masked"`
+	Len    int64 `json:"len"`
+
+	Op         string  `json:"op"`
+	Frames     int     `json:"frames"`
+	WireLen    int64   `json:"wire_len"`
+	Compressed bool    `json:"compressed"`
+	Text       *string `json:"text"`
+	Data       []byte  `json:"data"`
+	Code       int     `json:"code"`
+	Reason     string  `json:"reason"`
+
+	Truncated bool   `json:"truncated"`
+	Msg       string `json:"msg"`
+}
+
+// UnmarshalJSON sets e from one capture-format object: "body" or
+// "body_b64" become Body, "text" or "data" become Payload, and Time is in
+// UTC. Empty slices are left nil. Unknown fields are ignored and an unknown
+// "kind" is kept as it is.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var w wireEvent
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	if w.Kind == "" {
+		return errNoKind
+	}
+	*e = Event{
+		Kind: w.Kind, Conn: w.Conn, Time: w.Time.UTC(), From: w.From,
+		Client: w.Client, Server: w.Server, Mode: w.Mode,
+		BytesFromClient: w.BytesFromClient, BytesFromServer: w.BytesFromServer,
+		Err: w.Err, WebSocket: w.WSCloseClean != nil, WSClosedBy: w.WSClosedBy,
+		Seq: w.Seq, Method: w.Method, Target: w.Target, Host: w.Host, Proto: w.Proto,
+		Status: w.Status, StatusText: w.StatusText,
+		Headers: nilIfEmpty(w.Headers), Trailers: nilIfEmpty(w.Trailers), BodyLen: w.BodyLen,
+		Protocol: w.Protocol, Subprotocol: w.Subprotocol, Extensions: w.Extensions, AcceptOK: w.AcceptOK,
+		Fin: w.Fin, RSV: w.RSV, Opcode: w.Opcode, Masked: w.Masked, Len: w.Len,
+		Op: w.Op, Frames: w.Frames, WireLen: w.WireLen, Compressed: w.Compressed,
+		Code: w.Code, Reason: w.Reason,
+		Truncated: w.Truncated, Msg: w.Msg,
+	}
+	if w.WSCloseClean != nil {
+		e.WSCloseClean = *w.WSCloseClean
+	}
+	switch {
+	case w.Body != nil:
+		e.Body = nilIfEmpty([]byte(*w.Body))
+	default:
+		e.Body = nilIfEmpty(w.BodyB64)
+	}
+	switch {
+	case w.Text != nil:
+		e.Payload = nilIfEmpty([]byte(*w.Text))
+	default:
+		e.Payload = nilIfEmpty(w.Data)
+	}
+	return nil
+}
+
+func nilIfEmpty[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}

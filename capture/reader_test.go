@@ -1,0 +1,131 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReader(t *testing.T) {
+	in := "\n" +
+		`{"kind":"open","conn":1,"t":"2025-03-14T19:51:02.5+01:00","client":"a:1","mode":"regular"}` + "\r\n" +
+		"   \n" +
+		`{"kind":"hologram","conn":2,"t":"2025-03-14T19:51:02Z","msg":"hi","depth":3,"layers":[1,2]}` + "\n" +
+		`{"kind":"error","conn":2,"t":"2025-03-14T19:51:02Z","msg":"no newline at the end"}`
+	want := []Event{
+		{Kind: KindOpen, Conn: 1, Time: time.Date(2025, 3, 14, 18, 51, 2, 5e8, time.UTC), Client: "a:1", Mode: "regular"},
+		{Kind: "hologram", Conn: 2, Time: time.Date(2025, 3, 14, 19, 51, 2, 0, time.UTC), Msg: "hi"},
+		{Kind: KindError, Conn: 2, Time: time.Date(2025, 3, 14, 19, 51, 2, 0, time.UTC), Msg: "no newline at the end"},
+	}
+	wantLines := []int{2, 4, 5}
+	r := NewReader(strings.NewReader(in))
+	for i := range want {
+		got, err := r.Next()
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if got.Kind != want[i].Kind || got.Conn != want[i].Conn || !got.Time.Equal(want[i].Time) || got.Time.Location() != time.UTC ||
+			got.Client != want[i].Client || got.Mode != want[i].Mode || got.Msg != want[i].Msg {
+			t.Errorf("event %d: got %+v, want %+v", i, got, want[i])
+		}
+		if r.Line() != wantLines[i] {
+			t.Errorf("event %d: Line() = %d, want %d", i, r.Line(), wantLines[i])
+		}
+	}
+	for range 2 {
+		if ev, err := r.Next(); err != io.EOF {
+			t.Errorf("at the end: %v, %v, want io.EOF", ev, err)
+		}
+	}
+}
+
+func TestReaderErrors(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"not JSON", "{\"kind\":\"open\"}\n\nnot json\n", "capture: line 3: invalid character"},
+		{"no kind", `{"conn":1}`, `capture: line 1: event has no "kind"`},
+		{"wrong type", `{"kind":"frame","len":"five"}`, "capture: line 1: json: cannot unmarshal string"},
+		{"bad base64", `{"kind":"message","op":"binary","data":"@@"}`, "capture: line 1: illegal base64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewReader(strings.NewReader(tt.in))
+			var err error
+			for err == nil {
+				_, err = r.Next()
+			}
+			if err == io.EOF || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestReaderSkipsBadLine checks that reading goes on after a bad line.
+func TestReaderSkipsBadLine(t *testing.T) {
+	r := NewReader(strings.NewReader("{\"kind\":\"open\"}\n{oops\n{\"kind\":\"close\"}\n"))
+	var kinds []Kind
+	var errs int
+	for {
+		ev, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			errs++
+			continue
+		}
+		kinds = append(kinds, ev.Kind)
+	}
+	if errs != 1 || len(kinds) != 2 || kinds[0] != KindOpen || kinds[1] != KindClose {
+		t.Errorf("got kinds %v and %d errors, want [open close] and 1", kinds, errs)
+	}
+}
+
+// repeatReader yields n copies of b, without holding them in memory.
+type repeatReader struct {
+	b byte
+	n int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	k := min(len(p), r.n)
+	for i := range p[:k] {
+		p[i] = r.b
+	}
+	r.n -= k
+	return k, nil
+}
+
+func TestReaderLongLines(t *testing.T) {
+	// A 3 MiB body is fine.
+	big := &Event{Kind: KindResponse, Conn: 1, Time: t0, Seq: 1, Status: 200, BodyLen: 3 << 20, Body: bytes.Repeat([]byte("y"), 3<<20)}
+	in := append(seqEvent(1, 0).AppendJSON(nil), big.AppendJSON(nil)...)
+	r := NewReader(bytes.NewReader(in))
+	r.Next()
+	got, err := r.Next()
+	if err != nil || !bytes.Equal(got.Body, big.Body) {
+		t.Fatalf("3 MiB line: %v", err)
+	}
+
+	if testing.Short() {
+		t.Skip("the over-long line needs 64 MiB")
+	}
+	long := io.MultiReader(strings.NewReader("{}\n{\"kind\":\"x\",\"pad\":\""), &repeatReader{b: 'z', n: MaxLineSize})
+	r = NewReader(long)
+	r.Next()
+	_, err = r.Next()
+	if err == nil || !strings.Contains(err.Error(), "line 2: longer than") {
+		t.Errorf("line over MaxLineSize: %v", err)
+	}
+	if errors.Is(err, io.EOF) {
+		t.Error("over-long line reported as io.EOF")
+	}
+}

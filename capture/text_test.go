@@ -1,0 +1,125 @@
+package capture
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+func TestAppendText(t *testing.T) {
+	at := time.Date(2025, 3, 14, 19, 51, 2, 126001000, time.UTC)
+	tests := []struct {
+		name string
+		ev   Event
+		want string
+	}{
+		{"open", Event{Kind: KindOpen, Conn: 3, Client: "127.0.0.1:51234", Server: "example:80", Mode: "reverse"},
+			"#3 open     127.0.0.1:51234 -> example:80 (reverse)"},
+		{"open regular", Event{Kind: KindOpen, Conn: 3, Client: "127.0.0.1:51234", Mode: "regular"},
+			"#3 open     127.0.0.1:51234 (regular)"},
+		{"request", Event{Kind: KindRequest, Conn: 3, Seq: 1, Method: "GET", Target: "/index.html", Proto: "HTTP/1.1", Host: "example"},
+			"#3 request  #1 GET /index.html HTTP/1.1 host=example body=0"},
+		{"request odd target", Event{Kind: KindRequest, Conn: 3, Seq: 1, Method: "GET", Target: "/a b\r\nX: y", Proto: "HTTP/1.1", BodyLen: 7, Truncated: true, Trailers: []Header{{"A", "b"}}},
+			`#3 request  #1 GET "/a b\r\nX: y" HTTP/1.1 host="" body=7 trailers=1 [truncated]`},
+		{"response", Event{Kind: KindResponse, Conn: 3, Seq: 1, Status: 200, StatusText: "OK", Proto: "HTTP/1.1", BodyLen: 1256},
+			"#3 response #1 200 OK HTTP/1.1 body=1256"},
+		{"response with server", Event{Kind: KindResponse, Conn: 3, Seq: 1, Status: 404, StatusText: "Not Found", Proto: "HTTP/1.0", Server: "10.0.0.1:80"},
+			"#3 response #1 404 Not Found HTTP/1.0 server=10.0.0.1:80 body=0"},
+		{"upgrade", Event{Kind: KindUpgrade, Conn: 3, Seq: 2, Protocol: "websocket", Subprotocol: "chat", Extensions: "permessage-deflate", AcceptOK: true},
+			`#3 upgrade  #2 websocket subprotocol=chat ext="permessage-deflate" accept=ok`},
+		{"upgrade bad accept", Event{Kind: KindUpgrade, Conn: 3, Seq: 1, Protocol: "websocket"},
+			"#3 upgrade  #1 websocket accept=BAD"},
+		{"frame", Event{Kind: KindFrame, Conn: 3, From: "client", Fin: true, Opcode: 1, Masked: true, Len: 5},
+			"#3 frame    client→ FIN text masked len=5"},
+		{"frame rsv", Event{Kind: KindFrame, Conn: 3, From: "server", RSV: 5, Opcode: 0, Len: 1 << 20},
+			"#3 frame    ←server RSV1 RSV3 continuation len=1048576"},
+		{"frame reserved opcode", Event{Kind: KindFrame, Conn: 3, From: "server", Fin: true, Opcode: 0xb},
+			"#3 frame    ←server FIN 0xb len=0"},
+		{"message", Event{Kind: KindMessage, Conn: 3, From: "client", Op: "text", Frames: 1, Len: 5, WireLen: 5, Payload: []byte("hello")},
+			`#3 message  client→ text 5B 1 frame "hello"`},
+		{"message compressed", Event{Kind: KindMessage, Conn: 3, From: "server", Op: "text", Frames: 2, Len: 12, WireLen: 9, Compressed: true, Payload: []byte("line1\nline2\t")},
+			`#3 message  ←server text 12B (wire 9B deflated) 2 frames "line1\nline2\t"`},
+		{"message long", Event{Kind: KindMessage, Conn: 3, From: "server", Op: "text", Frames: 1, Len: 200, WireLen: 200, Payload: bytes.Repeat([]byte("é"), 100)},
+			`#3 message  ←server text 200B 1 frame "` + strings.Repeat("é", 80) + `"…`},
+		{"message binary", Event{Kind: KindMessage, Conn: 3, From: "client", Op: "binary", Frames: 1, Len: 40, WireLen: 40, Payload: bytes.Repeat([]byte{0xde, 0xad}, 20), Truncated: true},
+			"#3 message  client→ binary 40B 1 frame hex:" + strings.Repeat("dead", 16) + "… [truncated]"},
+		{"message invalid text", Event{Kind: KindMessage, Conn: 3, From: "client", Op: "text", Frames: 1, Len: 2, WireLen: 2, Payload: []byte{'a', 0xff}},
+			"#3 message  client→ text 2B 1 frame hex:61ff"},
+		{"message empty ping", Event{Kind: KindMessage, Conn: 3, From: "client", Op: "ping", Frames: 1},
+			"#3 message  client→ ping 0B 1 frame"},
+		{"message close", Event{Kind: KindMessage, Conn: 3, From: "server", Op: "close", Frames: 1, Len: 5, WireLen: 5, Code: 1000, Reason: "bye"},
+			`#3 message  ←server close 5B 1 frame code=1000 "bye"`},
+		{"message close no code", Event{Kind: KindMessage, Conn: 3, From: "client", Op: "close", Frames: 1},
+			`#3 message  client→ close 0B 1 frame no code`},
+		{"error", Event{Kind: KindError, Conn: 3, From: "client", Msg: "invalid UTF-8 in text message"},
+			"#3 error    client→ invalid UTF-8 in text message"},
+		{"error no side, controls", Event{Kind: KindError, Conn: 3, Msg: "bad\nline\x00\xff\u2028end"},
+			`#3 error    bad\nline\x00\xff\u2028end`},
+		{"close", Event{Kind: KindClose, Conn: 3, BytesFromClient: 1234, BytesFromServer: 5678},
+			"#3 close    ↑1234B ↓5678B"},
+		{"close websocket", Event{Kind: KindClose, Conn: 3, BytesFromClient: 1, BytesFromServer: 2, WebSocket: true, WSClosedBy: "client", WSCloseClean: true},
+			"#3 close    ↑1B ↓2B ws: closed by client, clean"},
+		{"close websocket error", Event{Kind: KindClose, Conn: 3, WebSocket: true, Err: "read: connection reset by peer"},
+			"#3 close    ↑0B ↓0B ws: no close frame, unclean err: read: connection reset by peer"},
+		{"unknown kind", Event{Kind: "future", Conn: 3},
+			"#3 future  "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.ev.Time = at
+			got := string(tt.ev.AppendText(nil))
+			if want := "19:51:02.126001 " + tt.want + "\n"; got != want {
+				t.Errorf("AppendText:\ngot  %q\nwant %q", got, want)
+			}
+		})
+	}
+}
+
+// TestAppendTextOneLine checks that random events of every kind give one
+// valid UTF-8 line.
+func TestAppendTextOneLine(t *testing.T) {
+	r := newRand()
+	for i := range 5000 {
+		e := randEvent(r, allKinds[i%len(allKinds)])
+		if i%3 == 0 { // strings from a broken decoder
+			e.Msg, e.Target, e.Err, e.Reason = "a\xff\n", "\x85\r", "\x00", "\xc3"
+		}
+		line := e.AppendText(nil)
+		if bytes.IndexByte(line, '\n') != len(line)-1 {
+			t.Fatalf("not one line: %q", line)
+		}
+		if !utf8.Valid(line) {
+			t.Fatalf("invalid UTF-8: %q", line)
+		}
+		for _, sep := range []string{"\r", "\u2028", "\u2029", "\u0085"} {
+			if bytes.Contains(line, []byte(sep)) {
+				t.Fatalf("line holds %q: %q", sep, line)
+			}
+		}
+	}
+}
+
+// TestTextGolden renders the doc's example capture as headless prints it.
+func TestTextGolden(t *testing.T) {
+	var got []byte
+	for _, e := range exampleEvents() {
+		got = e.AppendText(got)
+	}
+	golden := filepath.Join("testdata", "example.txt")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("text of the example capture:\ngot\n%s\nwant\n%s", got, want)
+	}
+}
