@@ -1,0 +1,217 @@
+package decode
+
+import (
+	"bytes"
+	"compress/flate"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/gobwas/httphead"
+	"github.com/gobwas/ws/wsflate"
+)
+
+// Errors of the permessage-deflate extension (RFC 7692).
+var (
+	// ErrExtension reports a Sec-WebSocket-Extensions value that could not
+	// be understood: messages are then not inflated.
+	ErrExtension = errors.New("websocket extension")
+	// ErrInflate reports a compressed message that did not inflate.
+	ErrInflate = errors.New("permessage-deflate: inflate")
+	// ErrCompressedTooLarge reports a compressed message longer on the wire
+	// than Config.MaxMessage: it is not inflated.
+	ErrCompressedTooLarge = errors.New("permessage-deflate: compressed message exceeds MaxMessage")
+	// ErrContextLost reports that, under context takeover, an earlier
+	// message of the direction could not be inflated, so no later one can.
+	ErrContextLost = errors.New("permessage-deflate: compression context lost, later messages not inflated")
+	// ErrNoInflate reports compressed messages that are not inflated
+	// because Config.MaxMessage < 0 keeps no payload.
+	ErrNoInflate = errors.New("permessage-deflate: not inflating, Config.MaxMessage < 0 keeps no payload")
+)
+
+// wsExtensions is what a 101's Sec-WebSocket-Extensions means for one
+// direction of the connection.
+type wsExtensions struct {
+	rsv      uint8 // RSV bits some negotiated extension defines
+	pmd      bool  // permessage-deflate was negotiated: RSV1 marks compressed messages
+	deflate  bool  // permessage-deflate was negotiated with parameters we understand
+	takeover bool  // the sender keeps its LZ77 window across messages
+	bits     int   // the sender's LZ77 window is 2^bits bytes
+}
+
+// parseWSExtensions reads the extensions a 101 response accepted (RFC 6455
+// section 9.1) as they apply to the messages from side: client_* parameters
+// of permessage-deflate govern what the client sends, server_* what the
+// server sends (RFC 7692 section 7.1).
+func parseWSExtensions(from Side, value string) (wsExtensions, error) {
+	var x wsExtensions
+	if value == "" {
+		return x, nil
+	}
+	opts, ok := httphead.ParseOptions([]byte(value), nil)
+	if !ok {
+		x.rsv = 7 // something was negotiated; we cannot tell which bits it defines
+		return x, fmt.Errorf("%w: malformed Sec-WebSocket-Extensions %q", ErrExtension, value)
+	}
+	var errs []error
+	seen := false
+	for _, opt := range opts {
+		if !bytes.Equal(opt.Name, wsflate.ExtensionNameBytes) {
+			x.rsv = 7
+			errs = append(errs, fmt.Errorf("%w: unknown extension %q: RSV bits not checked", ErrExtension, opt.Name))
+			continue
+		}
+		x.rsv |= 4 // RFC 7692 section 6: the "Per-Message Compressed" bit
+		x.pmd = true
+		if seen {
+			x.deflate = false
+			errs = append(errs, fmt.Errorf("%w: permessage-deflate accepted twice", ErrExtension))
+			continue
+		}
+		seen = true
+		var p wsflate.Parameters
+		if err := p.Parse(opt); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %w: messages not inflated", ErrExtension, err))
+			continue
+		}
+		bits := p.ServerMaxWindowBits
+		x.takeover = !p.ServerNoContextTakeover
+		if from == Client {
+			bits = p.ClientMaxWindowBits
+			x.takeover = !p.ClientNoContextTakeover
+		}
+		x.bits = 15
+		if bits >= 8 {
+			x.bits = int(bits)
+		}
+		if x.bits == 8 {
+			// zlib raises a window of 8 bits to 9 when it compresses
+			// (RFC 7692 section 7.1.2.1 asks for 9 when unsure).
+			x.bits = 9
+		}
+		x.deflate = true
+	}
+	return x, errors.Join(errs...)
+}
+
+// flateTail is what the sender removed from the end of each compressed
+// message and the receiver appends again (RFC 7692 section 7.2.2).
+var flateTail = [4]byte{0x00, 0x00, 0xff, 0xff}
+
+// flateSrc reads a compressed message followed by flateTail. It is an
+// io.ByteReader so that compress/flate reads no further than it needs.
+type flateSrc struct {
+	b []byte
+	i int
+}
+
+func (s *flateSrc) ReadByte() (byte, error) {
+	switch {
+	case s.i < len(s.b):
+		c := s.b[s.i]
+		s.i++
+		return c, nil
+	case s.i < len(s.b)+len(flateTail):
+		c := flateTail[s.i-len(s.b)]
+		s.i++
+		return c, nil
+	}
+	return 0, io.EOF
+}
+
+func (s *flateSrc) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c, err := s.ReadByte()
+		if err != nil {
+			if n > 0 {
+				return n, nil
+			}
+			return 0, err
+		}
+		p[n] = c
+		n++
+	}
+	return n, nil
+}
+
+func (s *flateSrc) done() bool { return s.i >= len(s.b)+len(flateTail) }
+
+// inflateChunk is how many bytes of inflated output one read asks for.
+const inflateChunk = 32 << 10
+
+// inflater inflates the compressed messages of one direction (RFC 7692
+// section 7.2.2). Under context takeover the sender's LZ77 window carries
+// across messages, so hist keeps the end of this direction's inflated
+// output and seeds the next message's decompressor with it; without
+// takeover every message starts from an empty window.
+//
+// An inflater is not safe for concurrent use.
+type inflater struct {
+	takeover bool
+	window   int // 2^bits
+	lost     bool
+
+	fr  io.ReadCloser
+	src flateSrc
+	// hist holds the last bytes inflated, the window first; its capacity
+	// is window+inflateChunk, and reads go into the spare capacity.
+	hist []byte
+}
+
+func newInflater(x wsExtensions) *inflater {
+	return &inflater{takeover: x.takeover, window: 1 << x.bits}
+}
+
+// begin starts inflating one message's compressed bytes z.
+func (f *inflater) begin(z []byte) {
+	if f.hist == nil {
+		f.hist = make([]byte, 0, f.window+inflateChunk)
+	}
+	if !f.takeover {
+		f.hist = f.hist[:0]
+	}
+	dict := f.hist
+	if len(dict) > f.window {
+		dict = dict[len(dict)-f.window:]
+	}
+	f.src = flateSrc{b: z}
+	if f.fr == nil {
+		f.fr = flate.NewReaderDict(&f.src, dict)
+		return
+	}
+	// Reset copies dict into the decompressor's own history.
+	_ = f.fr.(flate.Resetter).Reset(&f.src, dict)
+}
+
+// next returns the next inflated bytes of the message, valid until the
+// following call. It returns io.EOF, maybe with bytes, at the end of the
+// message.
+func (f *inflater) next() ([]byte, error) {
+	if len(f.hist) == cap(f.hist) {
+		n := copy(f.hist, f.hist[len(f.hist)-f.window:])
+		f.hist = f.hist[:n]
+	}
+	start := len(f.hist)
+	n, err := f.fr.Read(f.hist[start:cap(f.hist)])
+	f.hist = f.hist[:start+n]
+	out := f.hist[start:]
+	switch {
+	case err == nil:
+		return out, nil
+	case err == io.EOF:
+		// A block with BFINAL set ended the stream; what follows is ignored.
+		return out, io.EOF
+	case errors.Is(err, io.ErrUnexpectedEOF) && f.src.done():
+		// The sync-flush tail was read: the message is complete.
+		return out, io.EOF
+	}
+	if f.takeover {
+		f.lost = true
+	}
+	return out, err
+}
+
+// retained reports the capacity of the buffers the inflater keeps, for
+// tests that bound memory.
+func (f *inflater) retained() int { return cap(f.hist) }
