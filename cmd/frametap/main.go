@@ -1,0 +1,218 @@
+// Command frametap is an inspecting proxy for HTTP/1.x and WebSocket: it
+// relays every byte between client and server unchanged, decodes what it
+// carries and records it as a capture log.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/decode"
+	"github.com/frametap/frametap/proxy"
+)
+
+const usage = `frametap: see what really crosses the wire (HTTP/1.x and WebSocket).
+
+Usage:
+  frametap [flags]
+
+Point a client at it as an HTTP proxy (regular mode, the default):
+  frametap --headless -w capture.jsonl
+  curl -x http://127.0.0.1:8080 http://127.0.0.1:3000/
+
+Or put it in front of one server (reverse mode):
+  frametap --headless --mode reverse:http://127.0.0.1:3000 -p 8080
+  websocat ws://127.0.0.1:8080/
+
+Flags:
+`
+
+// options are the parsed command line.
+type options struct {
+	listen     string
+	listenHost string
+	port       int
+	mode       string
+	write      string
+	headless   bool
+	maxBody    string
+	maxMessage string
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "frametap:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("frametap", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on, host:port (loopback unless you say otherwise)")
+	fs.StringVar(&o.listenHost, "listen-host", "", "host to listen on, as mitmproxy's --listen-host (port from -p, default 8080)")
+	fs.IntVar(&o.port, "p", 0, "port to listen on, as mitmproxy's -p (host from --listen-host, default 127.0.0.1)")
+	fs.IntVar(&o.port, "listen-port", 0, "same as -p")
+	fs.StringVar(&o.mode, "mode", "regular", "regular (an HTTP proxy with CONNECT) or reverse:http://host:port")
+	fs.StringVar(&o.write, "w", "", "append every event to `FILE` as JSON Lines (the capture log)")
+	fs.BoolVar(&o.headless, "headless", false, "print one line per event to stdout instead of the dashboard")
+	fs.StringVar(&o.maxBody, "max-body", "1MiB", "HTTP body bytes kept per message in events (k, KiB, M, MiB suffixes)")
+	fs.StringVar(&o.maxMessage, "max-message", "16MiB", "WebSocket payload bytes kept per message in events")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	listenSet := false
+	fs.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
+	addr, err := listenAddr(o, listenSet)
+	if err != nil {
+		return err
+	}
+	mode, upstream, err := proxy.ParseMode(o.mode)
+	if err != nil {
+		return err
+	}
+	maxBody, err := parseSize(o.maxBody)
+	if err != nil {
+		return fmt.Errorf("--max-body: %w", err)
+	}
+	maxMessage, err := parseSize(o.maxMessage)
+	if err != nil {
+		return fmt.Errorf("--max-message: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	if !o.headless {
+		fmt.Fprintln(stderr, "frametap: the dashboard is not built yet; printing events as with --headless")
+	}
+
+	var outputs []capture.Output
+	var logs []*capture.Log
+	if o.write != "" {
+		l, err := capture.NewFileLog(o.write, capture.JSON)
+		if err != nil {
+			return err
+		}
+		logs = append(logs, l)
+		outputs = append(outputs, l)
+	}
+	text := capture.NewLog(stdout, capture.Text, capture.LogOptions{})
+	logs = append(logs, text)
+	outputs = append(outputs, text)
+	closeLogs := func() error {
+		var errs []error
+		for _, l := range logs {
+			errs = append(errs, l.Close())
+		}
+		return errors.Join(errs...)
+	}
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		closeLogs()
+		return err
+	}
+	p := proxy.New(proxy.Config{
+		Mode:     mode,
+		Upstream: upstream,
+		Decode:   decode.Config{MaxBody: noneIfZero(maxBody), MaxMessage: noneIfZero(maxMessage)},
+		Outputs:  outputs,
+		Logger:   logger,
+	})
+	desc := "HTTP proxy (set http://" + ln.Addr().String() + " as the proxy)"
+	if mode == proxy.Reverse {
+		desc = "reverse proxy to " + upstream
+	}
+	fmt.Fprintf(stderr, "frametap: listening on %s, %s", ln.Addr(), desc)
+	if o.write != "" {
+		fmt.Fprintf(stderr, ", capture to %s", o.write)
+	}
+	fmt.Fprintln(stderr)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		stop() // a second Ctrl-C kills the process the ordinary way
+	case err := <-served:
+		if !errors.Is(err, proxy.ErrShutdown) {
+			p.Shutdown(context.Background())
+			closeLogs()
+			return err
+		}
+	}
+	// Shutdown closes every connection (each records its close), then the
+	// logs drain and flush: all within 5 seconds.
+	sctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	serr := p.Shutdown(sctx)
+	if err := errors.Join(serr, closeLogs()); err != nil {
+		return err
+	}
+	return nil
+}
+
+// listenAddr combines --listen with mitmproxy's -p and --listen-host.
+func listenAddr(o options, listenSet bool) (string, error) {
+	if o.port == 0 && o.listenHost == "" {
+		return o.listen, nil
+	}
+	if listenSet {
+		return "", errors.New("use either --listen or -p/--listen-host, not both")
+	}
+	host, port := o.listenHost, strconv.Itoa(o.port)
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if o.port == 0 {
+		port = "8080"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// parseSize reads a byte count such as 1048576, 512k, 1MiB or 16M.
+func parseSize(s string) (int, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1}} {
+		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size such as 1048576, 512k or 16MiB", s)
+	}
+	return n * mult, nil
+}
+
+// noneIfZero maps a user's 0 ("keep nothing") to decode.Config's "none".
+func noneIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}

@@ -1,0 +1,165 @@
+package proxy
+
+import (
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/frametap/frametap/capture"
+)
+
+// refusedAddr is a loopback port nobody listens on.
+func refusedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestGarbageRequestLine(t *testing.T) {
+	us := startHTTP(t, hello)
+	tp := startTap(t, Config{})
+	bad := dialRaw(t, tp.addr)
+	good := dialRaw(t, tp.addr)
+	bad.send("\x00\x01GARBAGE\r\n\r\n")
+	resp, body := bad.response("GET")
+	if resp.StatusCode != 400 || !strings.Contains(body, "frametap") {
+		t.Errorf("garbage got %s %q", resp.Status, body)
+	}
+	good.send("GET http://" + us.addr + "/ok HTTP/1.1\r\nHost: " + us.addr + "\r\n\r\n")
+	if _, body := good.response("GET"); body != "hello /ok " {
+		t.Errorf("the other connection got %q", body)
+	}
+	bad.finish()
+	good.finish()
+	tp.waitClosed()
+	evs := tp.stop()
+	errs := kinds(evs, 0, capture.KindError)
+	if len(errs) != 1 || errs[0].From != "client" || errs[0].Msg == "" {
+		t.Fatalf("errors %+v", errs)
+	}
+	if n := len(kinds(evs, errs[0].Conn, capture.KindClose)); n != 1 {
+		t.Errorf("bad connection has %d close events", n)
+	}
+}
+
+func TestClientClosesMidHeader(t *testing.T) {
+	us := startHTTP(t, hello)
+	tp := startTap(t, Config{Mode: Reverse, Upstream: us.addr})
+	rc := dialRaw(t, tp.addr)
+	rc.send("GET /half HTTP/1.1\r\nHost: x\r\nX-Cut: ")
+	rc.finish()
+	tp.waitClosed()
+	evs := tp.stop()
+	errs := kinds(evs, 0, capture.KindError)
+	if len(errs) != 1 || errs[0].From != "client" {
+		t.Fatalf("errors %+v", errs)
+	}
+	if reqs := kinds(evs, 0, capture.KindRequest); len(reqs) != 0 {
+		t.Errorf("a cut head must not become a request event: %+v", reqs)
+	}
+}
+
+func TestUpstreamRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		target string
+	}{
+		{"reverse", Config{Mode: Reverse, Upstream: refusedAddr(t)}, "/"},
+		{"regular", Config{}, "http://" + refusedAddr(t) + "/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tp := startTap(t, tc.cfg)
+			rc := dialRaw(t, tp.addr)
+			rc.send("GET " + tc.target + " HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, body := rc.response("GET")
+			if resp.StatusCode != 502 || !strings.Contains(body, "refused") {
+				t.Errorf("got %s %q, want 502 saying why", resp.Status, body)
+			}
+			rc.finish()
+			tp.waitClosed()
+			evs := tp.stop()
+			errs := kinds(evs, 0, capture.KindError)
+			if len(errs) != 1 || errs[0].From != "server" || !strings.Contains(errs[0].Msg, "refused") {
+				t.Errorf("errors %+v", errs)
+			}
+			reqs, resps := kinds(evs, 0, capture.KindRequest), kinds(evs, 0, capture.KindResponse)
+			if len(reqs) != 1 || len(resps) != 1 || resps[0].Status != 502 || resps[0].Seq != 1 {
+				t.Errorf("requests %+v responses %+v", reqs, resps)
+			}
+		})
+	}
+}
+
+// A frame header announcing 2^63 bytes is reported; that connection ends,
+// the next one is decoded normally.
+func TestHugeFrameHeader(t *testing.T) {
+	srv := startWSEcho(t)
+	tp := startTap(t, Config{Mode: Reverse, Upstream: srv})
+	nc, err := net.Dial("tcp", tp.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	dialWS(t, nc, srv)
+	nc.Write([]byte{0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4})
+	io.Copy(io.Discard, nc) // the server gives up on it and closes
+	nc.Close()
+
+	nc2, err := net.Dial("tcp", tp.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc2.SetDeadline(time.Now().Add(10 * time.Second))
+	wsConversation(t, nc2, dialWS(t, nc2, srv))
+	tp.waitClosed()
+	evs := tp.stop()
+	opens := kinds(evs, 0, capture.KindOpen)
+	if len(opens) != 2 {
+		t.Fatalf("%d connections", len(opens))
+	}
+	errs := kinds(evs, opens[0].Conn, capture.KindError)
+	if len(errs) == 0 || errs[0].From != "client" {
+		t.Errorf("no error for the 2^63 header: %+v", errs)
+	}
+	if n := len(kinds(evs, opens[1].Conn, capture.KindError)); n != 0 {
+		t.Errorf("the good connection has %d errors", n)
+	}
+	if n := len(kinds(evs, opens[1].Conn, capture.KindMessage)); n != 8 {
+		t.Errorf("the good connection has %d messages, want 8", n)
+	}
+}
+
+// Shutdown closes open connections and records their close events.
+func TestShutdownRecordsOpenConnections(t *testing.T) {
+	srv := startWSEcho(t)
+	tp := startTap(t, Config{Mode: Reverse, Upstream: srv})
+	var conns []net.Conn
+	for range 3 {
+		nc, err := net.Dial("tcp", tp.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		dialWS(t, nc, srv)
+		conns = append(conns, nc)
+	}
+	start := time.Now()
+	evs := tp.stop()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %v", d)
+	}
+	if n := len(kinds(evs, 0, capture.KindClose)); n != 3 {
+		t.Errorf("%d close events, want 3", n)
+	}
+	for _, nc := range conns {
+		nc.Close()
+	}
+}

@@ -1,0 +1,279 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/decode"
+)
+
+// errShutdown ends connections that were open when the proxy shut down.
+var errShutdown = errors.New("frametap shut down")
+
+// conn is one client connection and everything frametap knows of it.
+//
+// The client goroutine (serve) owns the connection's lifecycle; copy
+// goroutines for upstreams run beside it. Decoding state, the event scratch
+// and the output streams are guarded by mu, a lock of this connection only:
+// each chunk is decoded and its events flushed under mu before it is
+// forwarded, which is what keeps a connection's events in wire order (a
+// request is recorded before the server can see it, so before its response).
+type conn struct {
+	p      *Proxy
+	id     uint64
+	client net.Conn
+
+	mu       sync.Mutex
+	changed  *sync.Cond // signalled when a server chunk was decoded or an upstream ended (regular mode waits on it)
+	dec      *decode.Conn
+	streams  []capture.Stream
+	now      time.Time     // when the chunk being decoded was read
+	ev       capture.Event // scratch for the event being built
+	hdrs     []capture.Header
+	trls     []capture.Header
+	bytes    [2]int64 // indexed by decode.Side
+	server   string   // the current upstream's host:port
+	err      error    // the first error that ended the connection abnormally
+	upstream *upstream
+	closed   bool // abort was called
+}
+
+func newConn(p *Proxy, nc net.Conn) *conn {
+	c := &conn{p: p, id: p.nextID.Add(1), client: nc}
+	c.changed = sync.NewCond(&c.mu)
+	c.dec = decode.NewConn(p.cfg.Decode, c)
+	c.streams = make([]capture.Stream, len(p.cfg.Outputs))
+	for i, o := range p.cfg.Outputs {
+		c.streams[i] = o.Stream()
+	}
+	return c
+}
+
+// serve runs the connection to its end and records it.
+func (c *conn) serve() {
+	defer c.p.unregister(c)
+	c.mu.Lock()
+	c.now = time.Now()
+	ev := c.event(capture.KindOpen)
+	ev.Client = c.client.RemoteAddr().String()
+	ev.Mode = c.p.cfg.Mode.String()
+	if c.p.cfg.Mode == Reverse {
+		ev.Server = c.p.cfg.Upstream
+	}
+	c.add(ev)
+	c.flush()
+	c.mu.Unlock()
+
+	if c.p.cfg.Mode == Reverse {
+		c.serveReverse()
+	} else {
+		c.serveRegular()
+	}
+	c.finish()
+}
+
+// finish closes both sides and writes the close event, the last of the
+// connection.
+func (c *conn) finish() {
+	c.client.Close()
+	c.mu.Lock()
+	up := c.upstream
+	c.mu.Unlock()
+	if up != nil {
+		up.conn.Close()
+		<-up.done
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = time.Now()
+	ev := c.event(capture.KindClose)
+	ev.BytesFromClient = c.bytes[decode.Client]
+	ev.BytesFromServer = c.bytes[decode.Server]
+	if c.err != nil {
+		ev.Err = c.err.Error()
+	}
+	if hs, ok := c.dec.CloseHandshake(); ok {
+		ev.WebSocket = true
+		if hs.Sent[hs.First] {
+			ev.WSClosedBy = hs.First.String()
+		}
+		ev.WSCloseClean = hs.Sent[decode.Client] && hs.Sent[decode.Server] && c.err == nil
+	}
+	c.add(ev)
+	c.flush()
+	for _, s := range c.streams {
+		s.Close()
+	}
+}
+
+// abort ends the connection from outside (shutdown): closing the sockets
+// unblocks every goroutine of the connection.
+func (c *conn) abort(why error) {
+	c.mu.Lock()
+	c.closed = true
+	c.fail(why)
+	up := c.upstream
+	c.changed.Broadcast()
+	c.mu.Unlock()
+	c.client.Close()
+	if up != nil {
+		up.conn.Close()
+	}
+}
+
+// fail records the first abnormal end of the connection. Callers hold mu.
+func (c *conn) fail(err error) {
+	if c.err == nil && err != nil && !isNormalEnd(err) {
+		c.err = err
+	}
+}
+
+// isNormalEnd tells the ordinary ends of a stream from errors: EOF, and
+// reads on a socket this connection closed itself.
+func isNormalEnd(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)
+}
+
+// decodeChunk decodes bytes that side sent and records their events.
+func (c *conn) decodeChunk(side decode.Side, b []byte) {
+	c.mu.Lock()
+	c.now = time.Now()
+	c.bytes[side] += int64(len(b))
+	c.dec.Feed(side, b)
+	c.flush()
+	if side == decode.Server {
+		c.changed.Broadcast()
+	}
+	c.mu.Unlock()
+}
+
+// endSide tells the decoder that side sent its last byte.
+func (c *conn) endSide(side decode.Side) {
+	c.mu.Lock()
+	c.now = time.Now()
+	c.dec.End(side)
+	c.flush()
+	c.mu.Unlock()
+}
+
+// event resets the scratch event for kind. Callers hold mu.
+func (c *conn) event(kind capture.Kind) *capture.Event {
+	c.ev = capture.Event{Kind: kind, Conn: c.id, Time: c.now}
+	return &c.ev
+}
+
+// add hands ev to every output. Callers hold mu.
+func (c *conn) add(ev *capture.Event) {
+	for _, s := range c.streams {
+		s.Add(ev)
+	}
+}
+
+// flush hands the chunk's events over; it blocks while an output is behind.
+// Callers hold mu.
+func (c *conn) flush() {
+	for _, s := range c.streams {
+		if err := s.Flush(); err != nil {
+			c.p.warnOutput(err)
+		}
+	}
+}
+
+// errorEvent records an error that frametap itself met (a dial, a bad
+// request it had to answer). Callers hold mu.
+func (c *conn) errorEvent(from string, err error) {
+	c.now = time.Now()
+	ev := c.event(capture.KindError)
+	ev.From = from
+	ev.Msg = err.Error()
+	c.add(ev)
+}
+
+// The decode.Handler methods: they run under mu, inside Feed or End.
+
+func (c *conn) Request(r *decode.Request) {
+	ev := c.event(capture.KindRequest)
+	ev.Seq = r.Seq
+	ev.Method = r.Method
+	ev.Target = r.Target
+	ev.Host = r.Host
+	ev.Proto = r.Proto
+	ev.Server = c.server
+	c.hdrs = appendHeaders(c.hdrs[:0], r.Headers)
+	c.trls = appendHeaders(c.trls[:0], r.Trailers)
+	ev.Headers, ev.Trailers = c.hdrs, c.trls
+	ev.BodyLen = r.BodyLen
+	ev.Body = r.Body
+	ev.Truncated = r.Truncated
+	c.add(ev)
+}
+
+func (c *conn) Response(r *decode.Response) {
+	ev := c.event(capture.KindResponse)
+	ev.Seq = r.Seq
+	ev.Proto = r.Proto
+	ev.Status = r.Status
+	ev.StatusText = r.Reason
+	ev.Server = c.server
+	c.hdrs = appendHeaders(c.hdrs[:0], r.Headers)
+	c.trls = appendHeaders(c.trls[:0], r.Trailers)
+	ev.Headers, ev.Trailers = c.hdrs, c.trls
+	ev.BodyLen = r.BodyLen
+	ev.Body = r.Body
+	ev.Truncated = r.Truncated
+	c.add(ev)
+}
+
+func (c *conn) Upgrade(u *decode.Upgrade) {
+	ev := c.event(capture.KindUpgrade)
+	ev.Seq = u.Seq
+	ev.Protocol = u.Protocol
+	ev.Subprotocol = u.Subprotocol
+	ev.Extensions = u.Extensions
+	ev.AcceptOK = u.AcceptOK
+	c.add(ev)
+}
+
+func (c *conn) Frame(side decode.Side, f *decode.Frame) {
+	ev := c.event(capture.KindFrame)
+	ev.From = side.String()
+	ev.Fin = f.Fin
+	ev.RSV = f.RSV
+	ev.Opcode = f.Opcode
+	ev.Masked = f.Masked
+	ev.Len = f.Len
+	c.add(ev)
+}
+
+func (c *conn) Message(side decode.Side, m *decode.Message) {
+	ev := c.event(capture.KindMessage)
+	ev.From = side.String()
+	ev.Op = decode.OpName(m.Opcode)
+	ev.Frames = m.Frames
+	ev.Len = m.Len
+	ev.WireLen = m.WireLen
+	ev.Compressed = m.Compressed
+	ev.Payload = m.Payload
+	ev.Truncated = m.Truncated
+	ev.Code = m.CloseCode
+	ev.Reason = m.CloseReason
+	c.add(ev)
+}
+
+func (c *conn) Error(side decode.Side, err error) {
+	ev := c.event(capture.KindError)
+	ev.From = side.String()
+	ev.Msg = err.Error()
+	c.add(ev)
+}
+
+func appendHeaders(dst []capture.Header, hs []decode.Header) []capture.Header {
+	for _, h := range hs {
+		dst = append(dst, capture.Header{h.Name, h.Value})
+	}
+	return dst
+}

@@ -1,0 +1,7 @@
+package proxy
+
+import "syscall"
+
+// syscallEMFILE is accept's "too many open files": the proxy waits and
+// retries instead of giving up on every client.
+const syscallEMFILE = syscall.EMFILE

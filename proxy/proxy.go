@@ -1,0 +1,229 @@
+// Package proxy accepts client connections, relays their bytes to the
+// upstream unchanged (or, as a forward proxy, with request heads rewritten
+// as RFC 9110 section 7.6 asks of a proxy) and feeds every byte through a
+// decode.Conn on the way, turning what it decodes into capture events.
+//
+// Two modes share one listener: Regular is an explicit HTTP proxy (absolute-
+// form requests and CONNECT tunnels, as browsers and curl use one); Reverse
+// relays every connection to one fixed upstream.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/decode"
+)
+
+// Mode says how the proxy finds the upstream of a connection.
+type Mode int
+
+const (
+	// Regular is an explicit HTTP proxy: each request names its upstream
+	// (absolute-form), CONNECT opens a tunnel.
+	Regular Mode = iota
+	// Reverse relays every client connection to Config.Upstream.
+	Reverse
+)
+
+func (m Mode) String() string {
+	if m == Reverse {
+		return "reverse"
+	}
+	return "regular"
+}
+
+// ParseMode reads a mode as mitmproxy's --mode spells it: "regular", or
+// "reverse:http://host:port" (ws:// is the same thing). It returns the mode
+// and, for reverse, the upstream as host:port.
+func ParseMode(s string) (Mode, string, error) {
+	if s == "" || s == "regular" {
+		return Regular, "", nil
+	}
+	spec, ok := strings.CutPrefix(s, "reverse:")
+	if !ok {
+		return 0, "", fmt.Errorf("mode %q: want regular or reverse:http://host:port", s)
+	}
+	u, err := url.Parse(spec)
+	if err != nil || u.Host == "" {
+		return 0, "", fmt.Errorf("mode %q: want reverse:http://host:port", s)
+	}
+	port := ""
+	switch u.Scheme {
+	case "http", "ws":
+		port = "80"
+	case "https", "wss":
+		return 0, "", fmt.Errorf("mode %q: TLS upstreams are not supported yet; use http:// or ws://", s)
+	default:
+		return 0, "", fmt.Errorf("mode %q: unknown scheme %q; use http:// or ws://", s, u.Scheme)
+	}
+	if u.Path != "" && u.Path != "/" {
+		return 0, "", fmt.Errorf("mode %q: a path is not supported, only scheme://host:port", s)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	return Reverse, host, nil
+}
+
+// Config configures a Proxy. The zero value is a regular proxy that decodes
+// but records nothing.
+type Config struct {
+	Mode     Mode
+	Upstream string // Reverse: host:port every client connection is relayed to
+
+	// Decode bounds what the decoders keep (bodies, messages, heads).
+	Decode decode.Config
+	// Outputs receive every event. Each must be safe for concurrent use.
+	Outputs []capture.Output
+	// DialTimeout bounds dialing an upstream. If zero, 10 seconds.
+	DialTimeout time.Duration
+	// Logger reports what is not an event (a failing capture output).
+	// If nil, slog.Default() is used.
+	Logger *slog.Logger
+}
+
+// Proxy serves client connections. Its methods are safe for concurrent use.
+type Proxy struct {
+	cfg    Config
+	log    *slog.Logger
+	nextID atomic.Uint64
+
+	ctx    context.Context // cancelled by Shutdown: ends dials in progress
+	cancel context.CancelFunc
+
+	mu        sync.Mutex // guards the registry below, touched once per accept and close
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	shutdown  bool
+	wg        sync.WaitGroup // one per live connection
+
+	outputWarned atomic.Bool
+}
+
+// New returns a Proxy; Serve starts it.
+func New(cfg Config) *Proxy {
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 10 * time.Second
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Proxy{
+		cfg:       cfg,
+		log:       lg,
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+	}
+}
+
+// ErrShutdown is returned by Serve after Shutdown.
+var ErrShutdown = errors.New("proxy: shut down")
+
+// Serve accepts connections on ln until Shutdown, and returns ErrShutdown
+// then, or the listener's error.
+func (p *Proxy) Serve(ln net.Listener) error {
+	p.mu.Lock()
+	if p.shutdown {
+		p.mu.Unlock()
+		ln.Close()
+		return ErrShutdown
+	}
+	p.listeners[ln] = struct{}{}
+	p.mu.Unlock()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			p.mu.Lock()
+			down := p.shutdown
+			p.mu.Unlock()
+			if down {
+				return ErrShutdown
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscallEMFILE) {
+				// Out of descriptors or a transient error: wait, as
+				// net/http does, rather than spin.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				p.log.Warn("accept", "err", err, "retry_in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		backoff = 0
+		c := newConn(p, nc)
+		if !p.register(c) {
+			nc.Close()
+			return ErrShutdown
+		}
+		go c.serve()
+	}
+}
+
+func (p *Proxy) register(c *conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shutdown {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	p.wg.Add(1)
+	return true
+}
+
+func (p *Proxy) unregister(c *conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	p.wg.Done()
+}
+
+// Shutdown stops accepting, closes every open connection (each writes its
+// close event) and waits for them, or for ctx.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.shutdown = true
+	for ln := range p.listeners {
+		ln.Close()
+	}
+	for c := range p.conns {
+		c.abort(errShutdown)
+	}
+	p.mu.Unlock()
+	p.cancel()
+
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shutdown: connections still open: %w", ctx.Err())
+	}
+}
+
+// warnOutput reports a failing capture output once: the relay goes on
+// (the bytes still reach their peer) but the user must know the record
+// has a hole.
+func (p *Proxy) warnOutput(err error) {
+	if p.outputWarned.CompareAndSwap(false, true) {
+		p.log.Error("capture output failing; relaying continues", "err", err)
+	}
+}
