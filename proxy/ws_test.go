@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -46,7 +47,7 @@ func serveWSEcho(nc net.Conn) {
 		return
 	}
 	for {
-		f, err := ws.ReadFrame(nc)
+		f, err := readFrame(nc)
 		if err != nil {
 			return
 		}
@@ -64,6 +65,21 @@ func serveWSEcho(nc net.Conn) {
 			return
 		}
 	}
+}
+
+// readFrame reads one whole frame of at most 1 MiB (the test peers' bound;
+// ws.ReadFrame trusts the declared length).
+func readFrame(r io.Reader) (ws.Frame, error) {
+	h, err := ws.ReadHeader(r)
+	if err != nil {
+		return ws.Frame{}, err
+	}
+	if h.Length > 1<<20 {
+		return ws.Frame{}, fmt.Errorf("frame of %d bytes is over the test's 1 MiB", h.Length)
+	}
+	f := ws.Frame{Header: h, Payload: make([]byte, h.Length)}
+	_, err = io.ReadFull(r, f.Payload)
+	return f, err
 }
 
 // wsClientFrame writes one masked client frame.
@@ -93,7 +109,7 @@ func wsConversation(t *testing.T, nc net.Conn, br *bufio.Reader) {
 	wsClientFrame(t, nc, true, ws.OpClose, string(ws.NewCloseFrameBody(ws.StatusNormalClosure, "bye")))
 	var got []string
 	for {
-		f, err := ws.ReadFrame(br)
+		f, err := readFrame(br)
 		if err != nil {
 			t.Fatalf("after %v: %v", got, err)
 		}
