@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -59,7 +60,7 @@ func BenchmarkIdleWebSocket(b *testing.B) {
 		b.Fatal(err)
 	}
 	go p.Serve(ln)
-	defer p.Shutdown(b.Context())
+	defer p.Shutdown(context.Background())
 
 	measure := func() (heap, stack uint64) {
 		runtime.GC()
