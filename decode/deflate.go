@@ -44,10 +44,20 @@ type wsExtensions struct {
 // of permessage-deflate govern what the client sends, server_* what the
 // server sends (RFC 7692 section 7.1).
 func parseWSExtensions(from Side, value string) (wsExtensions, error) {
-	var x wsExtensions
 	if value == "" {
-		return x, nil
+		return wsExtensions{}, nil
 	}
+	return parseWSExtensionList(from, value)
+}
+
+// parseWSExtensionList does parseWSExtensions' work for a non-empty header.
+// It is apart so that its large frame is only on the stack when there are
+// extensions: the deepest stack a connection reaches is what its goroutines
+// keep while idle.
+//
+//go:noinline
+func parseWSExtensionList(from Side, value string) (wsExtensions, error) {
+	var x wsExtensions
 	opts, ok := httphead.ParseOptions([]byte(value), nil)
 	if !ok {
 		x.rsv = 7 // something was negotiated; we cannot tell which bits it defines

@@ -56,7 +56,23 @@ func newConn(p *Proxy, nc net.Conn) *conn {
 // serve runs the connection to its end and records it.
 func (c *conn) serve() {
 	defer c.p.unregister(c)
+	c.recordOpen()
+	if c.p.cfg.Mode == Reverse {
+		c.serveReverse()
+	} else {
+		c.serveRegular()
+	}
+	c.finish()
+}
+
+// recordOpen writes the open event. It is a function of its own so that its
+// frame is not part of serve's, which stays on the stack for the life of the
+// connection.
+//
+//go:noinline
+func (c *conn) recordOpen() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.now = time.Now()
 	ev := c.event(capture.KindOpen)
 	ev.Client = c.client.RemoteAddr().String()
@@ -66,14 +82,6 @@ func (c *conn) serve() {
 	}
 	c.add(ev)
 	c.flush()
-	c.mu.Unlock()
-
-	if c.p.cfg.Mode == Reverse {
-		c.serveReverse()
-	} else {
-		c.serveRegular()
-	}
-	c.finish()
 }
 
 // finish closes both sides and writes the close event, the last of the
@@ -161,9 +169,15 @@ func (c *conn) endSide(side decode.Side) {
 }
 
 // event resets the scratch event for kind. Callers hold mu.
+//
+// It clears the event in place: a composite literal would build a copy of
+// the large Event on the stack of every caller, and the stack of an idle
+// connection's goroutine is most of what the connection costs.
 func (c *conn) event(kind capture.Kind) *capture.Event {
-	c.ev = capture.Event{Kind: kind, Conn: c.id, Time: c.now}
-	return &c.ev
+	ev := &c.ev
+	*ev = capture.Event{}
+	ev.Kind, ev.Conn, ev.Time = kind, c.id, c.now
+	return ev
 }
 
 // add hands ev to every output. Callers hold mu.
