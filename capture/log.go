@@ -36,6 +36,11 @@ type LogOptions struct {
 	// Flush blocks; it bounds the memory a slow writer can hold. Batches are
 	// one Flush of one stream, usually a few events. If zero, 256 is used.
 	QueueLen int
+	// QueueBytes bounds the bytes of encoded events waiting for the
+	// writer, whatever their number: one batch can be a whole 16 MiB
+	// message. A batch larger than the bound still goes when the queue is
+	// empty. If zero, 64 MiB is used.
+	QueueBytes int64
 	// FlushInterval is the longest that written events may wait in the
 	// writer's buffer before they reach the destination. If zero, 100ms
 	// is used.
@@ -74,6 +79,15 @@ type Log struct {
 	mu     sync.RWMutex // held for reading while sending on queue, for writing to close it
 	closed bool         // queue is closed; under mu
 
+	// The byte bound of the queue. queued is read without a lock on the
+	// fast path; a sender over the bound waits on room, which the writer
+	// signals after each batch while anyone waits.
+	maxQueued int64
+	queued    atomic.Int64
+	waiters   atomic.Int32
+	roomMu    sync.Mutex
+	room      *sync.Cond
+
 	err  atomic.Pointer[error] // the first write error, set once by the writer
 	lost atomic.Int64          // bytes of events that never reached the destination
 
@@ -90,11 +104,16 @@ func NewLog(w io.Writer, f Format, opt LogOptions) *Log {
 	if opt.FlushInterval <= 0 {
 		opt.FlushInterval = 100 * time.Millisecond
 	}
-	l := &Log{
-		format: f,
-		queue:  make(chan *[]byte, opt.QueueLen),
-		done:   make(chan struct{}),
+	if opt.QueueBytes <= 0 {
+		opt.QueueBytes = 64 << 20
 	}
+	l := &Log{
+		format:    f,
+		queue:     make(chan *[]byte, opt.QueueLen),
+		done:      make(chan struct{}),
+		maxQueued: opt.QueueBytes,
+	}
+	l.room = sync.NewCond(&l.roomMu)
 	l.pool.New = func() any {
 		b := make([]byte, 0, streamBufSize)
 		return &b
@@ -170,9 +189,36 @@ func (l *Log) send(b *[]byte) error {
 		l.putBuf(b)
 		return ErrClosed
 	}
+	n := int64(len(*b))
+	if l.queued.Load()+n > l.maxQueued {
+		l.waitRoom(n)
+	}
+	l.queued.Add(n)
 	l.queue <- b
 	l.mu.RUnlock()
 	return l.Err()
+}
+
+// waitRoom waits until n more bytes fit in the queue, or the queue is
+// empty.
+func (l *Log) waitRoom(n int64) {
+	l.roomMu.Lock()
+	l.waiters.Add(1)
+	for q := l.queued.Load(); q > 0 && q+n > l.maxQueued; q = l.queued.Load() {
+		l.room.Wait()
+	}
+	l.waiters.Add(-1)
+	l.roomMu.Unlock()
+}
+
+// taken tells waiting senders that the writer took n bytes off the queue.
+func (l *Log) taken(n int) {
+	l.queued.Add(-int64(n))
+	if l.waiters.Load() > 0 {
+		l.roomMu.Lock()
+		l.room.Broadcast()
+		l.roomMu.Unlock()
+	}
 }
 
 func (l *Log) getBuf() *[]byte {
@@ -257,6 +303,7 @@ func (w *logWriter) run(interval time.Duration) {
 				w.flush()
 				return
 			}
+			w.l.taken(len(*b))
 			w.write(*b)
 			w.l.putBuf(b)
 		case <-tick.C:

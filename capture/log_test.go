@@ -193,6 +193,56 @@ func TestLogBackpressure(t *testing.T) {
 	}
 }
 
+// TestLogQueueBytes shows that the queue is bounded in bytes too: big
+// batches (whole messages) block Flush long before the batch count is
+// reached, so a stalled disk cannot make the log hold QueueLen × 22 MiB.
+func TestLogQueueBytes(t *testing.T) {
+	const queueBytes, flushes = 1 << 20, 40
+	w := &gateWriter{release: make(chan struct{})}
+	l := NewLog(w, JSON, LogOptions{QueueLen: 256, QueueBytes: queueBytes})
+	s := l.Stream()
+	big := &Event{Kind: KindMessage, Conn: 1, Time: t0, From: "server", Op: "binary", Frames: 1, Len: 200 << 10, WireLen: 200 << 10, Payload: bytes.Repeat([]byte{7}, 200<<10)}
+	batch := int64(len(big.AppendJSON(nil)))
+	var done atomic.Int64
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for range flushes {
+			s.Add(big)
+			if err := s.Flush(); err != nil {
+				t.Error(err)
+			}
+			done.Add(1)
+		}
+	}()
+	last := int64(-1)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		time.Sleep(20 * time.Millisecond)
+		got := done.Load()
+		if got == last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Flush never blocked: %d returned", got)
+		}
+		last = got
+	}
+	// Held at most: one batch in the writer's hands (stalled in Write) and
+	// queueBytes in the queue (plus the one that may exceed it).
+	if bound := 1 + queueBytes/batch + 1; last > bound {
+		t.Errorf("%d batches of %d bytes returned while stalled, want at most %d (QueueBytes %d)", last, batch, bound, queueBytes)
+	}
+	close(w.release)
+	<-finished
+	s.Close()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := bytes.Count(w.buf.Bytes(), []byte("\n")); got != flushes {
+		t.Errorf("wrote %d events, want %d", got, flushes)
+	}
+}
+
 // slowWriter sleeps on every Write, like a slow disk.
 type slowWriter struct {
 	delay time.Duration

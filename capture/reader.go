@@ -8,22 +8,31 @@ import (
 	"io"
 )
 
-// MaxLineSize is the longest capture line a Reader accepts.
-const MaxLineSize = 64 << 20
+// MaxLineSize is the longest capture line a Reader accepts. A line is as
+// long as its event: a message kept whole at the default --max-message
+// (16 MiB) of control characters escapes to about 96 MiB of JSON, so the
+// bound sits well above what frametap writes. The buffer grows with the
+// lines actually read, not to this size.
+const MaxLineSize = 1 << 30
 
 // Reader reads events back from a capture log (JSON Lines). A Reader is
 // not safe for concurrent use.
 type Reader struct {
 	sc   *bufio.Scanner
 	line int
+	max  int
 }
 
 // NewReader returns a Reader reading capture lines from r.
 func NewReader(r io.Reader) *Reader {
+	return newReaderSize(r, MaxLineSize)
+}
+
+func newReaderSize(r io.Reader, max int) *Reader {
 	sc := bufio.NewScanner(r)
 	// The scanner's buffer holds the line and its "\r\n".
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLineSize+2)
-	return &Reader{sc: sc}
+	sc.Buffer(make([]byte, 0, 64<<10), max+2)
+	return &Reader{sc: sc, max: max}
 }
 
 // Next returns the next event, or io.EOF after the last one. Blank lines
@@ -46,7 +55,7 @@ func (r *Reader) Next() (*Event, error) {
 	}
 	if err := r.sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("capture: line %d: longer than %d bytes: %w", r.line+1, MaxLineSize, err)
+			return nil, fmt.Errorf("capture: line %d: longer than %d bytes: %w", r.line+1, r.max, err)
 		}
 		return nil, fmt.Errorf("capture: after line %d: %w", r.line, err)
 	}
