@@ -104,17 +104,17 @@ func (tp *tap) waitClosed() {
 }
 
 // checkOrder checks the capture's ordering promises on every connection:
-// it opens first, closes last, responses follow their requests and
-// messages follow frames.
+// it opens first, closes last, time never goes back, responses follow
+// their requests and messages follow frames.
 func checkOrder(t *testing.T, evs []capture.Event) {
 	t.Helper()
 	type state struct {
 		opened, closed bool
+		last           time.Time
 		requests       map[int]bool
 		frames         map[string]int
 	}
 	conns := map[uint64]*state{}
-	var last time.Time
 	for i, ev := range evs {
 		s := conns[ev.Conn]
 		if s == nil {
@@ -131,7 +131,10 @@ func checkOrder(t *testing.T, evs []capture.Event) {
 		if ev.Time.IsZero() {
 			t.Errorf("%s has no time", where)
 		}
-		_ = last
+		if ev.Time.Before(s.last) {
+			t.Errorf("%s: time %v goes back from %v", where, ev.Time, s.last)
+		}
+		s.last = ev.Time
 		switch ev.Kind {
 		case capture.KindOpen:
 			s.opened = true
