@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/frametap/frametap/capture"
@@ -28,7 +29,7 @@ type conn struct {
 	client net.Conn
 
 	mu       sync.Mutex
-	changed  *sync.Cond // signalled when a server chunk was decoded or an upstream ended (regular mode waits on it)
+	changed  *sync.Cond // signalled when a server chunk was forwarded or an upstream ended (regular mode waits on it)
 	dec      *decode.Conn
 	streams  []capture.Stream
 	now      time.Time     // when the chunk being decoded was read
@@ -39,7 +40,12 @@ type conn struct {
 	server   string   // the current upstream's host:port
 	err      error    // the first error that ended the connection abnormally
 	upstream *upstream
-	closed   bool // abort was called
+	writing  bool // regular mode: a decoded server chunk is being written to the client
+
+	// Read without mu, so that Shutdown never waits on a connection that
+	// is itself waiting (on a capture output that stopped draining).
+	closed atomic.Bool              // abort was called
+	up     atomic.Pointer[upstream] // the current upstream, for abort
 }
 
 func newConn(p *Proxy, nc net.Conn) *conn {
@@ -97,6 +103,9 @@ func (c *conn) finish() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed.Load() {
+		c.fail(errShutdown) // unless something else ended it first
+	}
 	c.now = time.Now()
 	ev := c.event(capture.KindClose)
 	ev.BytesFromClient = c.bytes[decode.Client]
@@ -119,18 +128,17 @@ func (c *conn) finish() {
 }
 
 // abort ends the connection from outside (shutdown): closing the sockets
-// unblocks every goroutine of the connection.
-func (c *conn) abort(why error) {
-	c.mu.Lock()
-	c.closed = true
-	c.fail(why)
-	up := c.upstream
-	c.changed.Broadcast()
-	c.mu.Unlock()
+// unblocks every goroutine of the connection that waits on the network.
+// It takes no lock of the connection's: a connection blocked in a capture
+// output's Flush holds its lock, and Shutdown must still reach the others
+// and keep to its deadline.
+func (c *conn) abort() {
+	c.closed.Store(true)
 	c.client.Close()
-	if up != nil {
+	if up := c.up.Load(); up != nil {
 		up.conn.Close()
 	}
+	c.changed.Broadcast()
 }
 
 // fail records the first abnormal end of the connection. Callers hold mu.
@@ -153,8 +161,8 @@ func (c *conn) decodeChunk(side decode.Side, b []byte) {
 	c.bytes[side] += int64(len(b))
 	c.dec.Feed(side, b)
 	c.flush()
-	if side == decode.Server {
-		c.changed.Broadcast()
+	if side == decode.Server && c.p.cfg.Mode == Regular {
+		c.writing = true // until forwarded: see forwarder.drain
 	}
 	c.mu.Unlock()
 }
@@ -217,6 +225,13 @@ func (c *conn) Request(r *decode.Request) {
 	ev.Host = r.Host
 	ev.Proto = r.Proto
 	ev.Server = c.server
+	if c.p.cfg.Mode == Regular {
+		// A request that names its upstream is recorded before it is
+		// routed: say where it goes, not where the last one went.
+		if addr := targetAddr(r.Method, r.Target); addr != "" {
+			ev.Server = addr
+		}
+	}
 	c.hdrs = appendHeaders(c.hdrs[:0], r.Headers)
 	c.trls = appendHeaders(c.trls[:0], r.Trailers)
 	ev.Headers, ev.Trailers = c.hdrs, c.trls

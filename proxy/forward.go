@@ -62,6 +62,7 @@ func (f *forwarder) chunk(b []byte) error {
 		c.mu.Unlock()
 		switch {
 		case err != nil:
+			f.drain(0) // earlier responses reach the client before the 400
 			return c.answer(400, "Bad Request", "cannot parse the request: "+err.Error(), false)
 		case head != nil:
 			if err := f.route(rt); err != nil {
@@ -104,12 +105,29 @@ func (f *forwarder) plan(head *decode.Request) route {
 	if err != nil {
 		return route{err: err}
 	}
-	addr := authority
-	if _, _, err := net.SplitHostPort(authority); err != nil {
-		addr = net.JoinHostPort(strings.Trim(authority, "[]"), "80")
-	}
 	f.headBuf = rewriteHead(f.headBuf[:0], head, path, authority)
-	return route{addr: addr, head: f.headBuf}
+	return route{addr: authorityAddr(authority), head: f.headBuf}
+}
+
+// targetAddr is the upstream a request names (CONNECT's authority, or an
+// absolute-form http:// target's), or "" when it names none.
+func targetAddr(method, target string) string {
+	if method == "CONNECT" {
+		return target
+	}
+	authority, _, err := splitAbsolute(target)
+	if err != nil {
+		return ""
+	}
+	return authorityAddr(authority)
+}
+
+// authorityAddr adds http's default port to an authority without one.
+func authorityAddr(authority string) string {
+	if _, _, err := net.SplitHostPort(authority); err == nil {
+		return authority
+	}
+	return net.JoinHostPort(strings.Trim(authority, "[]"), "80")
 }
 
 // route acts on a planned request: it opens a tunnel, or makes sure the
@@ -117,14 +135,18 @@ func (f *forwarder) plan(head *decode.Request) route {
 func (f *forwarder) route(rt route) error {
 	c := f.c
 	if rt.err != nil {
+		f.drain(1) // earlier responses reach the client before the 400
 		c.mu.Lock()
 		c.errorEvent("client", rt.err)
 		c.flush()
 		c.mu.Unlock()
 		return c.answer(400, "Bad Request", rt.err.Error(), true)
 	}
+	if err := f.serverGone(); err != nil {
+		return err
+	}
 	if c.upstream == nil || c.upstream.addr != rt.addr || rt.connect {
-		f.drain()
+		f.drain(1)
 		c.retire()
 		nc, err := c.dial(rt.addr)
 		if err != nil {
@@ -157,16 +179,34 @@ func (f *forwarder) route(rt route) error {
 	return f.write(rt.head)
 }
 
-// drain waits until every request sent to the current upstream has its
-// response, so that responses reach the client in request order when the
-// next request goes to another host.
-func (f *forwarder) drain() {
+// drain waits until at most pending requests are without a response and
+// every decoded response has been written to the client, so that
+// responses reach the client in request order when frametap reroutes or
+// answers itself.
+func (f *forwarder) drain(pending int) {
 	c := f.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.dec.Pending() > 1 && c.upstream != nil && !c.upstream.ended && !c.closed {
+	for (c.dec.Pending() > pending || c.writing) && c.upstream != nil && !c.upstream.ended && !c.closed.Load() {
 		c.changed.Wait()
 	}
+}
+
+// serverGone stops a request from going on after the server closed the
+// connection. frametap passed the server's end on to the client, so the
+// client takes the connection as over: sending a later pipelined request
+// to a new upstream would have side effects nobody sees the answer to.
+func (f *forwarder) serverGone() error {
+	c := f.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if up := c.upstream; up != nil && up.ended && !up.retired.Load() {
+		err := fmt.Errorf("the server %s closed the connection, and frametap passed that on: a request sent after it was not forwarded", up.addr)
+		c.errorEvent("client", err)
+		c.flush()
+		return errAnswered
+	}
+	return nil
 }
 
 // splitAbsolute splits an absolute-form http:// target (RFC 9112 section

@@ -203,11 +203,15 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	for ln := range p.listeners {
 		ln.Close()
 	}
+	open := make([]*conn, 0, len(p.conns))
 	for c := range p.conns {
-		c.abort(errShutdown)
+		open = append(open, c)
 	}
 	p.mu.Unlock()
 	p.cancel()
+	for _, c := range open {
+		c.abort()
+	}
 
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()

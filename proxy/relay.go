@@ -47,9 +47,9 @@ func (c *conn) attach(nc net.Conn, addr string) *upstream {
 	c.mu.Lock()
 	c.upstream = up
 	c.server = addr
-	closed := c.closed
 	c.mu.Unlock()
-	if closed { // Shutdown ran while we dialed: abort did not see this socket
+	c.up.Store(up)
+	if c.closed.Load() { // Shutdown ran while we dialed: abort may not have seen this socket
 		nc.Close()
 	}
 	go up.copyToClient()
@@ -70,6 +70,7 @@ func (c *conn) retire() {
 	c.upstream = nil
 	c.server = ""
 	c.mu.Unlock()
+	c.up.Store(nil)
 }
 
 // copyToClient relays server → client until the server ends. It is the
@@ -108,8 +109,18 @@ func (up *upstream) copyToClient() {
 }
 
 func (up *upstream) relayChunk(b []byte) error {
-	up.c.decodeChunk(decode.Server, b)
-	if _, err := up.c.client.Write(b); err != nil {
+	c := up.c
+	c.decodeChunk(decode.Server, b)
+	_, err := c.client.Write(b)
+	if c.p.cfg.Mode == Regular {
+		// The client goroutine may be waiting for this response to be
+		// out before it answers or reroutes (forwarder.drain).
+		c.mu.Lock()
+		c.writing = false
+		c.changed.Broadcast()
+		c.mu.Unlock()
+	}
+	if err != nil {
 		return fmt.Errorf("write to client: %w", err)
 	}
 	return nil
