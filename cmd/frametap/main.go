@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -15,18 +16,22 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/frametap/frametap/capture"
 	"github.com/frametap/frametap/decode"
 	"github.com/frametap/frametap/proxy"
+	"github.com/frametap/frametap/ui"
 )
 
 const usage = `frametap: see what really crosses the wire (HTTP/1.x and WebSocket).
 
 Usage:
-  frametap [flags]
+  frametap [flags]            the proxy, with the live dashboard (--headless: text lines)
+  frametap demo [flags]       the proxy, a demo server and a scripted client: see it work
+  frametap view FILE          the dashboard over a saved capture (also: frametap -r FILE)
 
 Point a client at it as an HTTP proxy (regular mode, the default):
   frametap --headless -w capture.jsonl
@@ -49,6 +54,8 @@ type options struct {
 	headless   bool
 	maxBody    string
 	maxMessage string
+	uiEvents   int
+	read       string
 }
 
 func main() {
@@ -60,12 +67,37 @@ func main() {
 	}
 }
 
+// run dispatches the subcommands: demo, view, or the proxy itself.
 func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "demo":
+			return runDemo(args[1:], stdout, stderr)
+		case "view":
+			return runView(args[1:], stdout, stderr)
+		}
+	}
 	var o options
-	fs := flag.NewFlagSet("frametap", flag.ContinueOnError)
+	fs := newFlags("frametap", &o, stderr, "127.0.0.1:8080")
+	fs.StringVar(&o.read, "r", "", "show the saved capture `FILE` in the dashboard, as mitmproxy's -r (same as frametap view FILE)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	if o.read != "" {
+		return viewFile(o.read, o.uiEvents, stderr)
+	}
+	return serve(o, flagSet(fs, "listen"), stdout, stderr, nil)
+}
+
+// newFlags returns the flag set shared by the proxy and the demo.
+func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on, host:port (loopback unless you say otherwise)")
+	fs.StringVar(&o.listen, "listen", listen, "address to listen on, host:port (loopback unless you say otherwise)")
 	fs.StringVar(&o.listenHost, "listen-host", "", "host to listen on, as mitmproxy's --listen-host (port from -p, default 8080)")
 	fs.IntVar(&o.port, "p", 0, "port to listen on, as mitmproxy's -p (host from --listen-host, default 127.0.0.1)")
 	fs.IntVar(&o.port, "listen-port", 0, "same as -p")
@@ -74,14 +106,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.headless, "headless", false, "print one line per event to stdout instead of the dashboard")
 	fs.StringVar(&o.maxBody, "max-body", "1MiB", "HTTP body bytes kept per message in events (k, KiB, M, MiB suffixes)")
 	fs.StringVar(&o.maxMessage, "max-message", "16MiB", "WebSocket payload bytes kept per message in events")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
-	}
-	listenSet := false
-	fs.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
+	fs.IntVar(&o.uiEvents, "ui-events", ui.DefaultMaxEvents, "events the dashboard holds in memory; older ones are only in the capture file")
+	return fs
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// demoRunner starts the demo's scripted client once the proxy listens on
+// addr; it stops when ctx is done.
+type demoRunner func(ctx context.Context, addr string)
+
+// serve runs the proxy until Ctrl-C (or SIGTERM, or q in the dashboard),
+// then shuts it down and flushes the capture. demo, if not nil, is started
+// once the proxy listens.
+func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner) error {
 	addr, err := listenAddr(o, listenSet)
 	if err != nil {
 		return err
@@ -98,10 +141,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--max-message: %w", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	// The dashboard owns the terminal: what would go to stderr meanwhile
+	// waits in memory and is printed when it closes.
+	var held heldWriter
+	logw := stderr
 	if !o.headless {
-		fmt.Fprintln(stderr, "frametap: the dashboard is not built yet; printing events as with --headless")
+		logw = &held
+		defer held.writeTo(stderr)
 	}
+	logger := slog.New(slog.NewTextHandler(logw, nil))
 
 	var outputs []capture.Output
 	var logs []*capture.Log
@@ -113,9 +161,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		logs = append(logs, l)
 		outputs = append(outputs, l)
 	}
-	text := capture.NewLog(stdout, capture.Text, capture.LogOptions{})
-	logs = append(logs, text)
-	outputs = append(outputs, text)
+	var store *ui.Store
+	if o.headless {
+		text := capture.NewLog(stdout, capture.Text, capture.LogOptions{})
+		logs = append(logs, text)
+		outputs = append(outputs, text)
+	} else {
+		store = ui.NewStore(o.uiEvents)
+		outputs = append(outputs, store)
+	}
 	closeLogs := func() error {
 		var errs []error
 		for _, l := range logs {
@@ -150,16 +204,55 @@ func run(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- p.Serve(ln) }()
-	select {
-	case <-ctx.Done():
-		stop() // a second Ctrl-C kills the process the ordinary way
-	case err := <-served:
-		if !errors.Is(err, proxy.ErrShutdown) {
-			p.Shutdown(context.Background())
-			closeLogs()
-			return err
+	demoCtx, stopDemo := context.WithCancel(ctx)
+	demoDone := make(chan struct{})
+	if demo != nil {
+		go func() { defer close(demoDone); demo(demoCtx, ln.Addr().String()) }()
+	} else {
+		close(demoDone)
+	}
+	endDemo := func() { stopDemo(); <-demoDone }
+
+	if store != nil {
+		modeName := mode.String()
+		if demo != nil {
+			modeName += " (demo)"
+		}
+		dash := ui.New(ui.Config{Listen: ln.Addr().String(), Mode: modeName, CaptureFile: o.write}, store)
+		uiErr := make(chan error, 1)
+		go func() { uiErr <- dash.Run(ctx) }()
+		select {
+		case err := <-uiErr:
+			if err != nil {
+				endDemo()
+				p.Shutdown(context.Background())
+				closeLogs()
+				return err
+			}
+		case err := <-served:
+			dash.Quit()
+			<-uiErr
+			if !errors.Is(err, proxy.ErrShutdown) {
+				endDemo()
+				p.Shutdown(context.Background())
+				closeLogs()
+				return err
+			}
+		}
+	} else {
+		select {
+		case <-ctx.Done():
+			stop() // a second Ctrl-C kills the process the ordinary way
+		case err := <-served:
+			if !errors.Is(err, proxy.ErrShutdown) {
+				endDemo()
+				p.Shutdown(context.Background())
+				closeLogs()
+				return err
+			}
 		}
 	}
+	endDemo()
 	// Shutdown closes every connection (each records its close), then the
 	// logs drain and flush: all within 5 seconds.
 	sctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
@@ -169,6 +262,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// heldWriter keeps what is written while the dashboard has the terminal.
+// It is safe for concurrent use.
+type heldWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (h *heldWriter) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.b.Write(p)
+}
+
+func (h *heldWriter) writeTo(w io.Writer) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.b.WriteTo(w)
 }
 
 // listenAddr combines --listen with mitmproxy's -p and --listen-host.

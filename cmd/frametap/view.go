@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/ui"
+)
+
+// runView is `frametap view FILE`: the dashboard over a saved capture.
+func runView(args []string, _, stderr io.Writer) error {
+	var uiEvents int
+	fs := flag.NewFlagSet("frametap view", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: frametap view [--ui-events N] FILE\n\nShows a capture log (JSON Lines, as -w writes it) in the dashboard, read-only.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	fs.IntVar(&uiEvents, "ui-events", ui.DefaultMaxEvents, "events held in memory; a longer capture shows its last ones")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("view: want one capture FILE")
+	}
+	return viewFile(fs.Arg(0), uiEvents, stderr)
+}
+
+// viewFile loads path and shows it until the user quits.
+func viewFile(path string, uiEvents int, stderr io.Writer) error {
+	store := ui.NewStore(uiEvents)
+	n, bad, err := loadCapture(path, store)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dash := ui.New(ui.Config{ReadOnly: true, Source: path}, store)
+	err = dash.Run(ctx)
+	if bad > 0 {
+		fmt.Fprintf(stderr, "frametap: %s: %d of %d lines did not parse and were skipped\n", path, bad, n+bad)
+	}
+	return err
+}
+
+// loadCapture reads the events of a capture log into store. Lines that do
+// not parse are skipped and counted; a line too long to read ends it.
+func loadCapture(path string, store *ui.Store) (n, bad int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	r := capture.NewReader(f)
+	for {
+		before := r.Line()
+		ev, err := r.Next()
+		switch {
+		case err == io.EOF:
+			return n, bad, nil
+		case err != nil && r.Line() > before:
+			bad++ // the line was read but did not parse
+			continue
+		case err != nil:
+			return n, bad, err // too long, or a read error: the rest is unreachable
+		}
+		store.AddOwned(ev)
+		n++
+	}
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/ui"
+)
+
+// writeCaptureFile writes n events (a request/response pair per 8 events,
+// the rest WebSocket frames and messages) on 50 connections.
+func writeCaptureFile(t testing.TB, n int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "big.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	t0 := time.Date(2025, 3, 14, 19, 0, 0, 0, time.UTC)
+	var buf []byte
+	for i := range n {
+		ev := capture.Event{Conn: uint64(i%50 + 1), Time: t0.Add(time.Duration(i) * time.Millisecond)}
+		switch {
+		case i < 50:
+			ev.Kind, ev.Client, ev.Mode = capture.KindOpen, fmt.Sprintf("127.0.0.1:%d", 40000+i), "regular"
+		case i%8 == 0:
+			ev.Kind, ev.Seq, ev.Method, ev.Target, ev.Host, ev.Proto = capture.KindRequest, i, "GET", "/poll", "api.test", "HTTP/1.1"
+			ev.Headers = []capture.Header{{"Host", "api.test"}}
+		case i%8 == 1:
+			ev.Kind, ev.Seq, ev.Status, ev.StatusText, ev.Proto = capture.KindResponse, i-1, 200, "OK", "HTTP/1.1"
+			ev.Body, ev.BodyLen = []byte(`{"ok":true}`), 11
+		case i%2 == 0:
+			ev.Kind, ev.From, ev.Fin, ev.Opcode, ev.Len = capture.KindFrame, "server", true, 1, 24
+		default:
+			ev.Kind, ev.From, ev.Op, ev.Frames, ev.Len, ev.WireLen = capture.KindMessage, "server", "text", 1, 24, 24
+			ev.Payload = []byte(`{"push":1,"price":101.5}`)
+		}
+		buf = ev.AppendJSON(buf[:0])
+		w.Write(buf)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return path
+}
+
+// frametap view opens a capture of 100,000 events in under a second: read,
+// applied to the model and drawn once.
+func TestViewOpens100kEvents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	path := writeCaptureFile(t, 100_000)
+	start := time.Now()
+	st := ui.NewStore(0)
+	n, bad, err := loadCapture(path, st)
+	if err != nil || n != 100_000 || bad != 0 {
+		t.Fatalf("loadCapture: %d events, %d bad, %v", n, bad, err)
+	}
+	loaded := time.Since(start)
+	text := ui.RenderOnce(ui.Config{ReadOnly: true, Source: path}, st, 200, 50)
+	took := time.Since(start)
+	t.Logf("100,000 events: read in %v, on screen in %v", loaded.Round(time.Millisecond), took.Round(time.Millisecond))
+	if !strings.Contains(text, "100000 events") || !strings.Contains(text, "#50 127.0.0.1:40049") {
+		t.Errorf("screen:\n%s", text)
+	}
+	limit := time.Second
+	if raceEnabled {
+		limit = 10 * time.Second // the race detector slows JSON decoding many times over
+	}
+	if took > limit {
+		t.Errorf("opening took %v, want under %v", took, limit)
+	}
+}
+
+func TestLoadCaptureSkipsBadLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.jsonl")
+	os.WriteFile(path, []byte(`{"kind":"open","conn":1,"t":"2025-03-14T19:51:02Z","client":"1.2.3.4:5","mode":"regular"}
+not json
+{"kind":"close","conn":1,"t":"2025-03-14T19:51:03Z","bytes_from_client":1,"bytes_from_server":2}
+`), 0o600)
+	st := ui.NewStore(0)
+	n, bad, err := loadCapture(path, st)
+	if n != 2 || bad != 1 || err != nil {
+		t.Errorf("got %d events, %d bad, %v; want 2, 1, nil", n, bad, err)
+	}
+	if _, _, err := loadCapture(filepath.Join(t.TempDir(), "missing"), st); err == nil {
+		t.Error("a missing file should be an error")
+	}
+}
+
+func TestSubcommandFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"view"},
+		{"view", "a", "b"},
+		{"demo", "extra"},
+		{"demo", "--mode", "reverse:http://127.0.0.1:1"},
+		{"-r", filepath.Join(os.TempDir(), "frametap-no-such-file.jsonl")},
+	} {
+		var out, errOut syncBuffer
+		if err := run(args, &out, &errOut); err == nil {
+			t.Errorf("run(%q) succeeded", args)
+		}
+	}
+}
+
+// frametap demo --headless: the scripted client's traffic through the
+// proxy, as text lines and in the capture.
+func TestDemoHeadless(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "demo.jsonl")
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run([]string{"demo", "--headless", "-w", path}, &stdout, &stderr)
+	}()
+	wants := []string{
+		"CONNECT 127.0.0.1:", "101 Switching Protocols", "upgrade  #2 websocket ext=\"permessage-deflate",
+		"client→ text 34B 3 frames \"this message comes in three frames\"",
+		"deflated", "client→ ping", "←server pong", "client→ binary", "←server text",
+		"/api/poll?n=2", "close    ↑", "ws: closed by client, clean",
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		s := stdout.String()
+		missing := ""
+		for _, w := range wants {
+			if !strings.Contains(s, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo output lacks %q:\n%s\nstderr:\n%s", missing, s, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Two requests on one kept-alive connection: the polling.
+	if !strings.Contains(stdout.String(), "request  #2 GET http://127.0.0.1:") {
+		t.Errorf("no second request on the polling connection:\n%s", stdout.String())
+	}
+	stopRun(t, done)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := capture.NewReader(f)
+	kinds := map[capture.Kind]int{}
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			break
+		}
+		kinds[ev.Kind]++
+	}
+	for _, k := range []capture.Kind{capture.KindOpen, capture.KindRequest, capture.KindResponse, capture.KindUpgrade, capture.KindFrame, capture.KindMessage, capture.KindClose} {
+		if kinds[k] == 0 {
+			t.Errorf("capture has no %s event: %v", k, kinds)
+		}
+	}
+	if kinds[capture.KindError] != 0 {
+		t.Errorf("the demo's traffic produced %d error events", kinds[capture.KindError])
+	}
+}
+
+// stopRun interrupts run as Ctrl-C (SIGINT) would and waits for it.
+func stopRun(t *testing.T, done chan error) {
+	t.Helper()
+	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(6 * time.Second):
+		t.Fatal("frametap did not exit within 5s of SIGINT")
+	}
+}

@@ -1,0 +1,358 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/frametap/frametap/capture"
+	"github.com/rivo/tview"
+)
+
+// size formats a byte count as people read it: 42 B, 1.2 KiB, 3.4 MiB.
+func size(n int64) string {
+	switch {
+	case n < 1024:
+		return strconv.FormatInt(n, 10) + " B"
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	case n < 1<<30:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+}
+
+// age formats a duration in one short unit, as k9s does: 42s, 5m, 3h, 2d.
+func age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + "m"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + "h"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + "d"
+}
+
+// rel formats the time of an event relative to its connection's start.
+func rel(t, start time.Time) string {
+	d := t.Sub(start)
+	if d < 0 {
+		d = 0
+	}
+	return fmt.Sprintf("+%.3fs", d.Seconds())
+}
+
+// arrow is the direction of an event: → client to server, ← server to
+// client, · frametap's own (open, upgrade, close).
+func arrow(ev *capture.Event) string {
+	switch {
+	case ev.Kind == capture.KindRequest || ev.From == "client":
+		return "→"
+	case ev.Kind == capture.KindResponse || ev.From == "server":
+		return "←"
+	}
+	return "·"
+}
+
+// what says what an event is, in the timeline's words: GET /path,
+// 200 OK 1.2 KiB, TEXT 42 B, CLOSE 1000 "bye".
+func what(ev *capture.Event) string {
+	switch ev.Kind {
+	case capture.KindOpen:
+		s := "OPEN from " + ev.Client
+		if ev.Server != "" {
+			s += " to " + ev.Server
+		}
+		return s
+	case capture.KindRequest:
+		s := ev.Method + " " + ev.Target
+		if ev.BodyLen > 0 {
+			s += " " + size(ev.BodyLen)
+		}
+		return s
+	case capture.KindResponse:
+		s := strconv.Itoa(ev.Status) + " " + ev.StatusText
+		if ev.Status != 101 || ev.BodyLen > 0 {
+			s += " " + size(ev.BodyLen)
+		}
+		return s
+	case capture.KindUpgrade:
+		s := "UPGRADE " + ev.Protocol
+		if ev.Extensions != "" {
+			s += " (" + ev.Extensions + ")"
+		}
+		return s
+	case capture.KindFrame:
+		return fmt.Sprintf("FRAME %s %d B", opName(ev.Opcode), ev.Len)
+	case capture.KindMessage:
+		var s string
+		switch ev.Op {
+		case "text":
+			s = "TEXT " + size(ev.Len)
+		case "binary":
+			s = "BIN " + size(ev.Len)
+		case "close":
+			s = "CLOSE"
+			if ev.Code != 0 {
+				s += " " + strconv.Itoa(ev.Code)
+			}
+			if ev.Reason != "" {
+				s += " " + strconv.Quote(ev.Reason)
+			}
+		default:
+			s = strings.ToUpper(ev.Op)
+		}
+		if ev.Frames > 1 {
+			s += fmt.Sprintf(" ×%d frames", ev.Frames)
+		}
+		if ev.Compressed {
+			s += " deflate"
+		}
+		return s
+	case capture.KindError:
+		return "ERROR " + ev.Msg
+	case capture.KindClose:
+		s := "CLOSED ↑" + size(ev.BytesFromClient) + " ↓" + size(ev.BytesFromServer)
+		if ev.Err != "" {
+			s += " " + ev.Err
+		}
+		return s
+	}
+	return string(ev.Kind)
+}
+
+// opName names a frame opcode (RFC 6455 section 5.2).
+func opName(op uint8) string {
+	switch op {
+	case 0:
+		return "cont"
+	case 1:
+		return "text"
+	case 2:
+		return "binary"
+	case 8:
+		return "close"
+	case 9:
+		return "ping"
+	case 10:
+		return "pong"
+	}
+	return "op" + strconv.Itoa(int(op))
+}
+
+// preview is a one-line glimpse of an event's content.
+func preview(ev *capture.Event) string {
+	var b []byte
+	switch ev.Kind {
+	case capture.KindRequest, capture.KindResponse:
+		b = ev.Body
+	case capture.KindMessage:
+		if ev.Op == "close" {
+			return ""
+		}
+		b = ev.Payload
+	case capture.KindUpgrade:
+		if ev.AcceptOK {
+			return "accept ok"
+		}
+		return "accept MISMATCH"
+	default:
+		return ""
+	}
+	return glimpse(b, 80)
+}
+
+// glimpse shows up to n characters of b on one line: text with control
+// characters escaped, or the first bytes in hex.
+func glimpse(b []byte, n int) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if utf8.Valid(b) {
+		var sb strings.Builder
+		for i, r := range string(b) {
+			if i >= 4*n || sb.Len() >= n {
+				sb.WriteString("…")
+				break
+			}
+			switch {
+			case r == '\n':
+				sb.WriteString(`\n`)
+			case r == '\r':
+				sb.WriteString(`\r`)
+			case r == '\t':
+				sb.WriteString(" ")
+			case !unicode.IsPrint(r):
+				fmt.Fprintf(&sb, `\x%02x`, r)
+			default:
+				sb.WriteRune(r)
+			}
+		}
+		return sb.String()
+	}
+	k := min(len(b), n/3)
+	s := hex.EncodeToString(b[:k])
+	var sb strings.Builder
+	for i := 0; i < len(s); i += 2 {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		sb.WriteString(s[i : i+2])
+	}
+	if k < len(b) {
+		sb.WriteString(" …")
+	}
+	return sb.String()
+}
+
+// hexLimit bounds the hex dump shown in the detail pane.
+const hexLimit = 16 << 10
+
+// content renders a body or payload for the detail pane: JSON pretty-
+// printed, text as it is, anything else as a hex dump with offsets.
+func content(b []byte, full int64, truncated bool) string {
+	var sb strings.Builder
+	switch {
+	case len(b) == 0:
+		sb.WriteString("[gray](empty)[-]\n")
+	case json.Valid(b) && (b[0] == '{' || b[0] == '['):
+		var out bytes.Buffer
+		json.Indent(&out, b, "", "  ")
+		sb.WriteString("[gray]JSON[-]\n")
+		sb.WriteString(tview.Escape(out.String()))
+		sb.WriteByte('\n')
+	case utf8.Valid(b) && printable(b):
+		sb.WriteString(tview.Escape(string(b)))
+		sb.WriteByte('\n')
+	default:
+		k := min(len(b), hexLimit)
+		sb.WriteString("[gray]hex dump[-]\n")
+		sb.WriteString(tview.Escape(hex.Dump(b[:k])))
+		if k < len(b) {
+			fmt.Fprintf(&sb, "[gray]… %d more bytes held[-]\n", len(b)-k)
+		}
+	}
+	if truncated || int64(len(b)) < full {
+		fmt.Fprintf(&sb, "[yellow]showing the first %s of %s; the capture file has the rest[-]\n", size(int64(len(b))), size(full))
+	}
+	return sb.String()
+}
+
+// printable reports whether text is made of printable characters and
+// ordinary whitespace.
+func printable(b []byte) bool {
+	for _, r := range string(b) {
+		if !unicode.IsPrint(r) && r != '\n' && r != '\r' && r != '\t' {
+			return false
+		}
+	}
+	return true
+}
+
+// detail renders an event for the detail pane. frames are the frame events
+// a message was made of; pair is a response's request or a request's
+// response, when known; start is the connection's start.
+func detail(ev *capture.Event, frames []*capture.Event, pair *capture.Event, start time.Time) string {
+	var sb strings.Builder
+	col := "white"
+	switch {
+	case ev.Kind == capture.KindError:
+		col = "red"
+	case arrow(ev) == "→":
+		col = "green"
+	case arrow(ev) == "←":
+		col = "aqua"
+	}
+	fmt.Fprintf(&sb, "[%s::b]%s %s[-::-]\n", col, arrow(ev), tview.Escape(what(ev)))
+	fmt.Fprintf(&sb, "[gray]%s  %s after the connection opened  conn #%d[-]\n",
+		ev.Time.Local().Format("15:04:05.000000"), rel(ev.Time, start), ev.Conn)
+	switch ev.Kind {
+	case capture.KindRequest, capture.KindResponse:
+		if pair != nil {
+			if ev.Kind == capture.KindResponse {
+				fmt.Fprintf(&sb, "[gray]answered %s after the request[-]\n", pair.Time.Sub(ev.Time).Abs().Round(time.Microsecond))
+			} else {
+				fmt.Fprintf(&sb, "[gray]answered in %s[-]\n", pair.Time.Sub(ev.Time).Abs().Round(time.Microsecond))
+			}
+		}
+		sb.WriteByte('\n')
+		if ev.Kind == capture.KindRequest {
+			fmt.Fprintf(&sb, "[::b]%s %s %s[::-]\n", tview.Escape(ev.Method), tview.Escape(ev.Target), tview.Escape(ev.Proto))
+		} else {
+			fmt.Fprintf(&sb, "[::b]%s %d %s[::-]\n", tview.Escape(ev.Proto), ev.Status, tview.Escape(ev.StatusText))
+		}
+		writeHeaders(&sb, ev.Headers)
+		sb.WriteByte('\n')
+		if ev.BodyLen > 0 || len(ev.Body) > 0 {
+			fmt.Fprintf(&sb, "[gray]body, %s:[-]\n", size(ev.BodyLen))
+			sb.WriteString(content(ev.Body, ev.BodyLen, ev.Truncated))
+		}
+		if len(ev.Trailers) > 0 {
+			sb.WriteString("\n[gray]trailers:[-]\n")
+			writeHeaders(&sb, ev.Trailers)
+		}
+	case capture.KindMessage:
+		fmt.Fprintf(&sb, "\nfrom %s, %s, %s, %d %s on the wire (%s)",
+			ev.From, ev.Op, size(ev.Len), ev.Frames, plural(ev.Frames, "frame", "frames"), size(ev.WireLen))
+		if ev.Compressed {
+			sb.WriteString(", compressed with permessage-deflate")
+		}
+		sb.WriteString("\n")
+		if ev.Op == "close" {
+			fmt.Fprintf(&sb, "code %d, reason %s\n", ev.Code, tview.Escape(strconv.Quote(ev.Reason)))
+		}
+		if len(frames) > 0 {
+			sb.WriteString("\n[::b]frames[::-]\n[gray]  #  FIN RSV  OPCODE  MASK     LEN  TIME[-]\n")
+			for i, f := range frames {
+				fmt.Fprintf(&sb, "%3d  %-3s %d%d%d  %-6s  %-4s %7d  %s\n", i+1,
+					yes(f.Fin), f.RSV>>2&1, f.RSV>>1&1, f.RSV&1, opName(f.Opcode), yes(f.Masked), f.Len, rel(f.Time, start))
+			}
+		}
+		if ev.Op != "close" {
+			sb.WriteString("\n[::b]payload[::-]\n")
+			sb.WriteString(content(ev.Payload, ev.Len, ev.Truncated))
+		}
+	case capture.KindUpgrade:
+		fmt.Fprintf(&sb, "\nprotocol     %s\nsubprotocol  %s\nextensions   %s\naccept       %s\n",
+			tview.Escape(ev.Protocol), tview.Escape(ev.Subprotocol), tview.Escape(ev.Extensions), map[bool]string{true: "ok (RFC 6455 §4.2.2)", false: "[red]does not match the key[-]"}[ev.AcceptOK])
+	case capture.KindOpen:
+		fmt.Fprintf(&sb, "\nclient  %s\nserver  %s\nmode    %s\n", ev.Client, ev.Server, ev.Mode)
+	case capture.KindClose:
+		fmt.Fprintf(&sb, "\nbytes from client  %d\nbytes from server  %d\n", ev.BytesFromClient, ev.BytesFromServer)
+		if ev.WebSocket {
+			fmt.Fprintf(&sb, "WebSocket closed by %q, clean: %v\n", ev.WSClosedBy, ev.WSCloseClean)
+		}
+		if ev.Err != "" {
+			fmt.Fprintf(&sb, "[red]%s[-]\n", tview.Escape(ev.Err))
+		}
+	case capture.KindError:
+		fmt.Fprintf(&sb, "\n[red]%s[-]\n", tview.Escape(ev.Msg))
+		if ev.From != "" {
+			fmt.Fprintf(&sb, "in the bytes the %s sent\n", ev.From)
+		}
+	case capture.KindFrame:
+		fmt.Fprintf(&sb, "FIN %v RSV %d opcode %d masked %v len %d\n", ev.Fin, ev.RSV, ev.Opcode, ev.Masked, ev.Len)
+	}
+	return sb.String()
+}
+
+func writeHeaders(sb *strings.Builder, hs []capture.Header) {
+	for _, h := range hs {
+		fmt.Fprintf(sb, "[yellow]%s[-]: %s\n", tview.Escape(h[0]), tview.Escape(h[1]))
+	}
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

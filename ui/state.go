@@ -1,0 +1,426 @@
+package ui
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/frametap/frametap/capture"
+)
+
+// Connection states, as the connections table shows them.
+const (
+	stateHTTP      = "http"      // HTTP/1.x requests and responses
+	stateTunnel    = "tunnel"    // after a CONNECT's 2xx: bytes relayed as a tunnel
+	stateWebSocket = "websocket" // after a 101 to websocket
+	stateClosed    = "closed"
+)
+
+// conn is what the dashboard knows of one client connection: the counters
+// of its row in the connections table and the absolute indices of its
+// events in the Store.
+type conn struct {
+	id     uint64
+	client string
+	host   string
+	mode   string
+	scheme string // "http", or "ws" once upgraded
+	state  string
+	ws     bool // carried WebSocket (state may be closed since)
+
+	opened, last time.Time
+
+	requests   int
+	connectSeq int  // seq of a CONNECT request, 0 when none
+	connClose  bool // a request or response said Connection: close
+
+	msgsUp, msgsDown int // data messages (text, binary) client→server, server→client
+	ctrlUp, ctrlDown int // control messages (ping, pong, close)
+	bytesUp          int64
+	bytesDown        int64
+	exact            bool  // the byte counts are the close event's, not estimates
+	httpHdr          int64 // bytes of HTTP start lines and header fields (approximate)
+	wsHdr            int64 // bytes of WebSocket frame headers
+	payload          int64 // bytes of HTTP bodies and WebSocket payloads
+	errs             int
+	closeErr         string
+
+	all  []int // every event of the connection, in order
+	rows []int // the timeline: every event but frames
+
+	selfMatch bool // the filter matches the connection's own fields
+	matched   bool // selfMatch, or the filter matches one of its rows
+}
+
+// state is the dashboard's model: connections and counters built from
+// events by apply. Only the UI goroutine touches it; tests drive it
+// without a screen.
+type state struct {
+	byID    map[uint64]*conn
+	conns   []*conn // in order of their first event
+	applied int     // absolute index of the next event to apply
+	open    int
+	msgs    int64 // data messages, for the rate
+	wire    int64 // approximate bytes on the wire, for the rate
+	filter  *matcher
+	last    time.Time // the latest event time seen
+}
+
+func newState() *state {
+	return &state{byID: make(map[uint64]*conn)}
+}
+
+// apply records event i (its absolute index in the Store).
+func (s *state) apply(i int, ev *capture.Event) {
+	s.applied = i + 1
+	c := s.byID[ev.Conn]
+	if c == nil {
+		c = &conn{id: ev.Conn, scheme: "http", state: stateHTTP, opened: ev.Time}
+		s.byID[ev.Conn] = c
+		s.conns = append(s.conns, c)
+		s.open++
+	}
+	c.last = ev.Time
+	if ev.Time.After(s.last) {
+		s.last = ev.Time
+	}
+	c.all = append(c.all, i)
+	if ev.Kind != capture.KindFrame {
+		c.rows = append(c.rows, i)
+	}
+	switch ev.Kind {
+	case capture.KindOpen:
+		c.client, c.mode, c.opened = ev.Client, ev.Mode, ev.Time
+		if ev.Server != "" {
+			c.host = ev.Server
+		}
+	case capture.KindRequest:
+		if ev.Method != "CONNECT" {
+			c.requests++ // the CONNECT is the tunnel's, not an exchange with the server
+		}
+		switch {
+		case ev.Method == "CONNECT":
+			c.connectSeq = ev.Seq
+			c.host = ev.Target
+		case ev.Host != "":
+			c.host = ev.Host
+		case ev.Server != "" && c.host == "":
+			c.host = ev.Server
+		}
+		h := requestHeadLen(ev)
+		c.httpHdr += h
+		c.payload += ev.BodyLen
+		c.count(true, h+ev.BodyLen)
+		s.wire += h + ev.BodyLen
+		c.connClose = c.connClose || hasToken(ev.Headers, "Connection", "close")
+	case capture.KindResponse:
+		h := responseHeadLen(ev)
+		c.httpHdr += h
+		c.payload += ev.BodyLen
+		c.count(false, h+ev.BodyLen)
+		s.wire += h + ev.BodyLen
+		if ev.Seq == c.connectSeq && ev.Status/100 == 2 && c.state == stateHTTP {
+			c.state = stateTunnel
+		}
+		c.connClose = c.connClose || hasToken(ev.Headers, "Connection", "close")
+	case capture.KindUpgrade:
+		if strings.EqualFold(ev.Protocol, "websocket") && c.state != stateClosed {
+			c.state, c.scheme, c.ws = stateWebSocket, "ws", true
+		}
+	case capture.KindFrame:
+		h := frameHeaderLen(ev.Len, ev.Masked)
+		c.wsHdr += h
+		c.payload += ev.Len
+		c.count(ev.From == "client", h+ev.Len)
+		s.wire += h + ev.Len
+	case capture.KindMessage:
+		data := ev.Op == "text" || ev.Op == "binary"
+		switch {
+		case data && ev.From == "client":
+			c.msgsUp++
+		case data:
+			c.msgsDown++
+		case ev.From == "client":
+			c.ctrlUp++
+		default:
+			c.ctrlDown++
+		}
+		if data {
+			s.msgs++
+		}
+	case capture.KindError:
+		c.errs++
+	case capture.KindClose:
+		if c.state != stateClosed {
+			s.open--
+		}
+		c.state = stateClosed
+		c.bytesUp, c.bytesDown, c.exact = ev.BytesFromClient, ev.BytesFromServer, true
+		c.closeErr = ev.Err
+		c.ws = c.ws || ev.WebSocket
+	}
+	if s.filter != nil {
+		c.selfMatch = s.filter.match(c.text())
+		if !c.matched && (c.selfMatch || ev.Kind != capture.KindFrame && s.filter.match(eventText(ev))) {
+			c.matched = true
+		}
+	}
+}
+
+// count adds an estimate of bytes on the wire until the close event gives
+// the exact figures.
+func (c *conn) count(up bool, n int64) {
+	if c.exact {
+		return
+	}
+	if up {
+		c.bytesUp += n
+	} else {
+		c.bytesDown += n
+	}
+}
+
+// trim forgets the indices of events the store no longer holds.
+func (s *state) trim(base int) {
+	for _, c := range s.conns {
+		c.all = trimBelow(c.all, base)
+		c.rows = trimBelow(c.rows, base)
+	}
+}
+
+func trimBelow(xs []int, base int) []int {
+	if len(xs) == 0 || xs[0] >= base {
+		return xs
+	}
+	n := 0
+	for n < len(xs) && xs[n] < base {
+		n++
+	}
+	return append(xs[:0:0], xs[n:]...)
+}
+
+// clear forgets the closed connections and every event; connections still
+// open keep their counters and start a new timeline.
+func (s *state) clear() {
+	kept := s.conns[:0]
+	for _, c := range s.conns {
+		if c.state == stateClosed {
+			delete(s.byID, c.id)
+			continue
+		}
+		c.all, c.rows = nil, nil
+		kept = append(kept, c)
+	}
+	clear(s.conns[len(kept):])
+	s.conns = kept
+}
+
+// setFilter applies m (nil: no filter) to every connection, reading their
+// events from st.
+func (s *state) setFilter(m *matcher, st *Store) {
+	s.filter = m
+	for _, c := range s.conns {
+		c.selfMatch, c.matched = false, false
+		if m == nil {
+			continue
+		}
+		c.selfMatch = m.match(c.text())
+		c.matched = c.selfMatch
+		for _, i := range c.rows {
+			if c.matched {
+				break
+			}
+			if ev := st.At(i); ev != nil && m.match(eventText(ev)) {
+				c.matched = true
+			}
+		}
+	}
+}
+
+// visible returns the connections the filter lets through.
+func (s *state) visible(dst []*conn) []*conn {
+	dst = dst[:0]
+	if s.filter == nil {
+		return append(dst, s.conns...)
+	}
+	for _, c := range s.conns {
+		if c.matched {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// text is what the filter matches of a connection's own fields.
+func (c *conn) text() string {
+	return fmt.Sprintf("#%d %s %s %s %s", c.id, c.client, c.host, c.scheme, c.state)
+}
+
+// summary explains the connection in words: how many exchanges reused it,
+// who spoke on its WebSocket, and what the bytes were spent on.
+func (c *conn) summary() []string {
+	var lines []string
+	var l string
+	if c.connectSeq > 0 {
+		l = "CONNECT tunnel to " + c.host + ": "
+	}
+	if c.requests > 0 {
+		l += fmt.Sprintf("%d %s on 1 TCP connection", c.requests, plural(c.requests, "request", "requests"))
+		switch {
+		case c.requests > 1 && !c.ws:
+			l += " (keep-alive)"
+		case c.connClose:
+			l += " (Connection: close)"
+		}
+		if c.ws {
+			l += ", then upgraded to WebSocket"
+		}
+	}
+	if l != "" {
+		lines = append(lines, l)
+	}
+	if c.ws {
+		l := fmt.Sprintf("WebSocket: %d %s pushed by the server, %d sent by the client",
+			c.msgsDown, plural(c.msgsDown, "message", "messages"), c.msgsUp)
+		if n := c.ctrlUp + c.ctrlDown; n > 0 {
+			l += fmt.Sprintf(" (+%d control: ping/pong/close)", n)
+		}
+		lines = append(lines, l)
+	}
+	total := c.httpHdr + c.wsHdr + c.payload
+	l = fmt.Sprintf("overhead: HTTP headers %s · WS frame headers %s · payload %s",
+		size(c.httpHdr), size(c.wsHdr), size(c.payload))
+	if total > 0 {
+		l += fmt.Sprintf(" (headers are %.0f%% of the bytes)", 100*float64(c.httpHdr+c.wsHdr)/float64(total))
+	}
+	if c.errs > 0 {
+		l += fmt.Sprintf(" · %d %s", c.errs, plural(c.errs, "error", "errors"))
+	}
+	return append(lines, l)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// requestHeadLen estimates the bytes of a request's head: the request line,
+// each field as "name: value\r\n", and the empty line.
+func requestHeadLen(ev *capture.Event) int64 {
+	return int64(len(ev.Method)+1+len(ev.Target)+1+len(ev.Proto)+2) + fieldsLen(ev.Headers) + fieldsLen(ev.Trailers) + 2
+}
+
+// responseHeadLen estimates the bytes of a response's head.
+func responseHeadLen(ev *capture.Event) int64 {
+	return int64(len(ev.Proto)+1+3+1+len(ev.StatusText)+2) + fieldsLen(ev.Headers) + fieldsLen(ev.Trailers) + 2
+}
+
+func fieldsLen(hs []capture.Header) int64 {
+	var n int64
+	for _, h := range hs {
+		n += int64(len(h[0]) + 2 + len(h[1]) + 2)
+	}
+	return n
+}
+
+// frameHeaderLen is the size of a WebSocket frame header (RFC 6455 section
+// 5.2): 2 bytes, then 2 or 8 of extended length past 125 and 65535, then 4
+// of masking key when masked.
+func frameHeaderLen(n int64, masked bool) int64 {
+	h := int64(2)
+	switch {
+	case n > 65535:
+		h += 8
+	case n > 125:
+		h += 2
+	}
+	if masked {
+		h += 4
+	}
+	return h
+}
+
+// hasToken reports whether a field named name lists token (comma-separated,
+// case-insensitive).
+func hasToken(hs []capture.Header, name, token string) bool {
+	for _, h := range hs {
+		if !strings.EqualFold(h[0], name) {
+			continue
+		}
+		for t := range strings.SplitSeq(h[1], ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matcher is a filter: a case-insensitive regular expression, or plain
+// text when what the user typed does not compile as one.
+type matcher struct {
+	src   string
+	re    *regexp.Regexp
+	plain string // lower-cased, when re is nil
+}
+
+// newMatcher returns the matcher for what the user typed; nil for "".
+func newMatcher(s string) *matcher {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	if re, err := regexp.Compile("(?i)" + s); err == nil {
+		return &matcher{src: s, re: re}
+	}
+	return &matcher{src: s, plain: strings.ToLower(s)}
+}
+
+func (m *matcher) match(s string) bool {
+	if m.re != nil {
+		return m.re.MatchString(s)
+	}
+	return strings.Contains(strings.ToLower(s), m.plain)
+}
+
+// String describes the filter for the status line.
+func (m *matcher) String() string {
+	if m.re != nil && regexp.QuoteMeta(m.src) != m.src {
+		return "/" + m.src + "/ (regex)"
+	}
+	return strconv.Quote(m.src)
+}
+
+// eventText is what the filter matches of an event: direction, kind, op,
+// method, target, host, status and the content kept in memory.
+func eventText(ev *capture.Event) string {
+	var b strings.Builder
+	b.WriteString(ev.From)
+	if ev.From == "client" {
+		b.WriteString(" → up ")
+	} else if ev.From == "server" {
+		b.WriteString(" ← down ")
+	}
+	b.WriteString(string(ev.Kind))
+	b.WriteByte(' ')
+	b.WriteString(what(ev))
+	b.WriteByte(' ')
+	switch ev.Kind {
+	case capture.KindRequest:
+		b.WriteString(ev.Host + " " + ev.Server + " ")
+		b.Write(ev.Body)
+	case capture.KindResponse:
+		b.Write(ev.Body)
+	case capture.KindMessage:
+		b.WriteString(ev.Op + " " + ev.Reason + " ")
+		b.Write(ev.Payload)
+	case capture.KindError:
+		b.WriteString(ev.Msg)
+	case capture.KindOpen:
+		b.WriteString(ev.Client + " " + ev.Server)
+	}
+	return b.String()
+}

@@ -1,0 +1,58 @@
+package ui
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/frametap/frametap/capture"
+)
+
+// The decoder reuses an event's slices after Add: the store must have
+// copied them.
+func TestStoreCopies(t *testing.T) {
+	s := NewStore(0)
+	body := []byte("hello")
+	hdrs := []capture.Header{{"Host", "a"}}
+	ev := capture.Event{Kind: capture.KindRequest, Body: body, Headers: hdrs}
+	st := s.Stream()
+	st.Add(&ev)
+	copy(body, "XXXXX")
+	hdrs[0][1] = "changed"
+	got := s.At(0)
+	if string(got.Body) != "hello" || got.Headers[0][1] != "a" {
+		t.Errorf("stored event shares slices with the decoder's: body %q, header %q", got.Body, got.Headers[0][1])
+	}
+}
+
+func TestStoreBoundsPayloads(t *testing.T) {
+	s := NewStore(0)
+	big := bytes.Repeat([]byte("x"), MaxKeep+100)
+	s.Stream().Add(&capture.Event{Kind: capture.KindMessage, Payload: big, Len: int64(len(big))})
+	got := s.At(0)
+	if len(got.Payload) != MaxKeep || !got.Truncated || got.Len != int64(len(big)) {
+		t.Errorf("payload %d bytes truncated=%v len=%d; want %d, true, %d", len(got.Payload), got.Truncated, got.Len, MaxKeep, len(big))
+	}
+}
+
+func TestStoreDropsOldest(t *testing.T) {
+	s := NewStore(3)
+	st := s.Stream()
+	for i := range 5 {
+		st.Add(&capture.Event{Kind: capture.KindError, Conn: uint64(i)})
+	}
+	if got, want := s.Dropped(), 2; got != want {
+		t.Errorf("dropped: got %d, want %d", got, want)
+	}
+	if s.At(1) != nil || s.At(2).Conn != 2 || s.At(4).Conn != 4 {
+		t.Errorf("held events wrong: %v %v %v", s.At(1), s.At(2), s.At(4))
+	}
+	evs, first := s.Since(0)
+	if first != 2 || len(evs) != 3 || evs[2].Conn != 4 {
+		t.Errorf("Since(0): first %d, %d events", first, len(evs))
+	}
+	s.Clear()
+	st.Add(&capture.Event{Kind: capture.KindError, Conn: 5})
+	if evs, first := s.Since(0); first != 5 || len(evs) != 1 || evs[0].Conn != 5 {
+		t.Errorf("after Clear: first %d, %d events", first, len(evs))
+	}
+}
