@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"io"
 	"net"
 	"strings"
@@ -161,5 +162,48 @@ func TestShutdownRecordsOpenConnections(t *testing.T) {
 	}
 	for _, nc := range conns {
 		nc.Close()
+	}
+}
+
+// A capture output that stopped draining (stdout piped into a paused
+// pager) blocks the connections that flush to it; Shutdown must still keep
+// to its deadline rather than wait on them. (Found in review.)
+func TestShutdownWithStuckOutput(t *testing.T) {
+	us := startHTTP(t, hello)
+	pr, pw := io.Pipe() // nobody reads pr: the log's writer blocks for good
+	defer pr.Close()
+	lg := capture.NewLog(pw, capture.Text, capture.LogOptions{QueueLen: 1})
+	p := New(Config{Mode: Reverse, Upstream: us.addr, Outputs: []capture.Output{lg}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.Serve(ln)
+	for range 4 {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		go func() {
+			for range 50 {
+				io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+		go io.Copy(io.Discard, nc)
+	}
+	time.Sleep(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Log("Shutdown finished although the output is stuck")
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Shutdown with a 1s deadline still blocked after 3s")
 	}
 }

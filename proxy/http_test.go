@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frametap/frametap/capture"
 )
@@ -121,6 +122,9 @@ func TestRegularAbsoluteFormTwoHosts(t *testing.T) {
 		}
 		if header(reqs[i].Headers, "Proxy-Authorization") == "" {
 			t.Errorf("request %d: the capture must show the client's bytes as sent", i)
+		}
+		if reqs[i].Server != wantServer[i] {
+			t.Errorf("request %d server %q, want %q: the upstream it names", i, reqs[i].Server, wantServer[i])
 		}
 		if resps[i].Server != wantServer[i] || string(resps[i].Body) != wantBody[i] {
 			t.Errorf("response %d from %s body %q", i, resps[i].Server, resps[i].Body)
@@ -297,5 +301,34 @@ func TestRegularWithGoClient(t *testing.T) {
 	reqs := kinds(evs, 0, capture.KindRequest)
 	if len(reqs) != 1 || string(reqs[0].Body) != "body!" || reqs[0].Target != "http://"+us.addr+"/post" {
 		t.Fatalf("requests %+v", reqs)
+	}
+}
+
+// A request frametap must answer itself (400) behind a pipelined one still
+// waiting for its response: the answers reach the client in order, and the
+// capture pairs each with its own request. (Found in review.)
+func TestPipelinedBadRequestWaitsItsTurn(t *testing.T) {
+	slow := startHTTP(t, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "slow")
+	})
+	tp := startTap(t, Config{})
+	rc := dialRaw(t, tp.addr)
+	rc.send("GET http://" + slow.addr + "/1 HTTP/1.1\r\nHost: " + slow.addr + "\r\n\r\n" +
+		"GET /relative HTTP/1.1\r\nHost: x\r\n\r\n")
+	first, body := rc.response("GET")
+	if first.StatusCode != 200 || body != "slow" {
+		t.Fatalf("first answer %s %q, want the slow server's 200", first.Status, body)
+	}
+	second, _ := rc.response("GET")
+	if second.StatusCode != 400 {
+		t.Fatalf("second answer %s, want frametap's 400", second.Status)
+	}
+	rc.finish()
+	tp.waitClosed()
+	evs := tp.stop()
+	resps := kinds(evs, 0, capture.KindResponse)
+	if len(resps) != 2 || resps[0].Seq != 1 || resps[0].Status != 200 || resps[1].Seq != 2 || resps[1].Status != 400 {
+		t.Errorf("responses %+v", resps)
 	}
 }

@@ -255,13 +255,22 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 	endDemo()
 	// Shutdown closes every connection (each records its close), then the
 	// logs drain and flush: all within 5 seconds.
+	// A capture output that stopped draining (stdout into a paused pager, a
+	// stalled disk) could hold that up: frametap still exits in 5 seconds
+	// and says what may be missing.
 	sctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
-	serr := p.Shutdown(sctx)
-	if err := errors.Join(serr, closeLogs()); err != nil {
+	finished := make(chan error, 1)
+	go func() {
+		serr := p.Shutdown(sctx)
+		finished <- errors.Join(serr, closeLogs())
+	}()
+	select {
+	case err := <-finished:
 		return err
+	case <-time.After(5 * time.Second):
+		return errors.New("shutdown took over 5 seconds: a capture output stopped taking events, and what it had not written is lost")
 	}
-	return nil
 }
 
 // heldWriter keeps what is written while the dashboard has the terminal.
