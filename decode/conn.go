@@ -330,12 +330,14 @@ func (c *Conn) requestHead(s *h1Stream, text string) bool {
 	}
 	r := &s.req
 	*r = Request{Seq: seq, Method: method, Target: target, Proto: proto, Host: f.host, Headers: s.hdrs}
-	if r.Host == "" {
-		if method == "CONNECT" {
-			r.Host = target
-		} else {
-			r.Host = h1Authority(target)
-		}
+	// RFC 9112 section 3.2.2: "When an origin server receives a request
+	// with an absolute-form of request-target, the origin server MUST
+	// ignore the received Host header field (if any) and instead use the
+	// host information of the request-target."
+	if a := h1Authority(target); a != "" {
+		r.Host = a
+	} else if r.Host == "" && method == "CONNECT" {
+		r.Host = target
 	}
 	ex := h1Exchange{seq: seq, head: method == "HEAD", connect: method == "CONNECT"}
 	if f.connUpgrade && f.upgrade != "" {

@@ -45,7 +45,7 @@ type Request struct {
 	Method    string // as sent
 	Target    string // request-target as sent (origin-, absolute-, authority- or asterisk-form)
 	Proto     string // "HTTP/1.1" or "HTTP/1.0"
-	Host      string // the Host header, or the authority of an absolute-form target
+	Host      string // the authority of an absolute-form target, else the Host header, else a CONNECT's target (RFC 9112 section 3.2.2)
 	Headers   []Header
 	Trailers  []Header // trailer fields of a chunked body
 	BodyLen   int64    // body length without chunked framing; content codings are not undone
@@ -94,7 +94,7 @@ type Frame struct {
 type Message struct {
 	Opcode     uint8  // of the first frame: 1 text, 2 binary, 8 close, 9 ping, 10 pong
 	Frames     int    // how many frames carried it
-	Len        int64  // payload length after inflating
+	Len        int64  // payload length after inflating; a lower bound when ErrInflateLimit stopped inflating
 	WireLen    int64  // payload length on the wire (equals Len when not compressed)
 	Compressed bool   // RSV1 on the first frame under permessage-deflate
 	Payload    []byte // the first Config.MaxMessage bytes of the (inflated) payload

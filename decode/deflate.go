@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws/wsflate"
@@ -21,6 +22,11 @@ var (
 	// ErrCompressedTooLarge reports a compressed message longer on the wire
 	// than Config.MaxMessage: it is not inflated.
 	ErrCompressedTooLarge = errors.New("permessage-deflate: compressed message exceeds MaxMessage")
+	// ErrInflateLimit reports a compressed message that inflates to more
+	// than 4 times Config.MaxMessage, and more than 64 MiB: inflating stops
+	// there, so its Len is a lower bound, and under context takeover later
+	// messages of the direction are not inflated (ErrContextLost).
+	ErrInflateLimit = errors.New("permessage-deflate: message inflates")
 	// ErrContextLost reports that, under context takeover, an earlier
 	// message of the direction could not be inflated, so no later one can.
 	ErrContextLost = errors.New("permessage-deflate: compression context lost, later messages not inflated")
@@ -150,78 +156,130 @@ func (s *flateSrc) done() bool { return s.i >= len(s.b)+len(flateTail) }
 // inflateChunk is how many bytes of inflated output one read asks for.
 const inflateChunk = 32 << 10
 
+// minInflateLimit is the least inflated size at which a message stops
+// being inflated, whatever Config.MaxMessage says.
+const minInflateLimit = 64 << 20
+
+// inflateLimit returns how many bytes a compressed message may inflate to
+// before inflating stops: 4 times maxMessage, at least minInflateLimit. A
+// deflate stream can inflate to about 1000 times its length, so this bounds
+// the work one message costs; a message that stops short has a lower bound
+// for its length.
+func inflateLimit(maxMessage int) int64 {
+	return max(4*int64(maxMessage), minInflateLimit)
+}
+
+// inflation is what inflating one message needs besides the window. It is
+// taken from inflations for the duration of one message and put back, so
+// that an idle direction keeps only its window.
+type inflation struct {
+	src flateSrc
+	fr  io.ReadCloser // reads src
+	buf [inflateChunk]byte
+}
+
+// inflations holds *inflation values not in use. A decompressor and its
+// buffers are about 75 KiB: a connection idles far more than it inflates.
+var inflations sync.Pool
+
 // inflater inflates the compressed messages of one direction (RFC 7692
 // section 7.2.2). Under context takeover the sender's LZ77 window carries
 // across messages, so hist keeps the end of this direction's inflated
 // output and seeds the next message's decompressor with it; without
-// takeover every message starts from an empty window.
+// takeover every message starts from an empty window and nothing is kept.
 //
 // An inflater is not safe for concurrent use.
 type inflater struct {
 	takeover bool
-	window   int // 2^bits
+	window   int   // 2^bits
+	limit    int64 // inflated bytes after which a message stops inflating
 	lost     bool
 
-	fr  io.ReadCloser
-	src flateSrc
-	// hist holds the last bytes inflated, the window first; its capacity
-	// is window+inflateChunk, and reads go into the spare capacity.
+	// hist holds the last bytes inflated, at most window of them; it grows
+	// as output arrives, up to window.
 	hist []byte
+	cur  *inflation // between begin and end
 }
 
-func newInflater(x wsExtensions) *inflater {
-	return &inflater{takeover: x.takeover, window: 1 << x.bits}
+func newInflater(x wsExtensions, maxMessage int) *inflater {
+	return &inflater{takeover: x.takeover, window: 1 << x.bits, limit: inflateLimit(maxMessage)}
 }
 
-// begin starts inflating one message's compressed bytes z.
+// begin starts inflating one message's compressed bytes z. The caller must
+// call end when done with the message.
 func (f *inflater) begin(z []byte) {
-	if f.hist == nil {
-		f.hist = make([]byte, 0, f.window+inflateChunk)
+	var dict []byte
+	if f.takeover {
+		dict = f.hist
 	}
-	if !f.takeover {
-		f.hist = f.hist[:0]
+	c, _ := inflations.Get().(*inflation)
+	if c == nil {
+		c = new(inflation)
+		c.src = flateSrc{b: z}
+		c.fr = flate.NewReaderDict(&c.src, dict)
+	} else {
+		c.src = flateSrc{b: z}
+		// Reset copies dict into the decompressor's own history.
+		_ = c.fr.(flate.Resetter).Reset(&c.src, dict)
 	}
-	dict := f.hist
-	if len(dict) > f.window {
-		dict = dict[len(dict)-f.window:]
-	}
-	f.src = flateSrc{b: z}
-	if f.fr == nil {
-		f.fr = flate.NewReaderDict(&f.src, dict)
-		return
-	}
-	// Reset copies dict into the decompressor's own history.
-	_ = f.fr.(flate.Resetter).Reset(&f.src, dict)
+	f.cur = c
+}
+
+// end finishes the message begin started and gives back what it used.
+func (f *inflater) end() {
+	c := f.cur
+	f.cur = nil
+	c.src = flateSrc{} // the pool must not keep the message alive
+	inflations.Put(c)
 }
 
 // next returns the next inflated bytes of the message, valid until the
 // following call. It returns io.EOF, maybe with bytes, at the end of the
 // message.
 func (f *inflater) next() ([]byte, error) {
-	if len(f.hist) == cap(f.hist) {
-		n := copy(f.hist, f.hist[len(f.hist)-f.window:])
-		f.hist = f.hist[:n]
+	c := f.cur
+	n, err := c.fr.Read(c.buf[:])
+	out := c.buf[:n]
+	if f.takeover {
+		f.remember(out)
 	}
-	start := len(f.hist)
-	n, err := f.fr.Read(f.hist[start:cap(f.hist)])
-	f.hist = f.hist[:start+n]
-	out := f.hist[start:]
 	switch {
 	case err == nil:
 		return out, nil
 	case err == io.EOF:
 		// A block with BFINAL set ended the stream; what follows is ignored.
 		return out, io.EOF
-	case errors.Is(err, io.ErrUnexpectedEOF) && f.src.done():
+	case errors.Is(err, io.ErrUnexpectedEOF) && c.src.done():
 		// The sync-flush tail was read: the message is complete.
 		return out, io.EOF
 	}
-	if f.takeover {
-		f.lost = true
-	}
+	f.lose()
 	return out, err
 }
 
-// retained reports the capacity of the buffers the inflater keeps, for
-// tests that bound memory.
+// lose records, under context takeover, that a message of the direction
+// was not inflated to its end: the window is unknown from now on, so no
+// later message can be inflated and the window is let go.
+func (f *inflater) lose() {
+	if f.takeover {
+		f.lost, f.hist = true, nil
+	}
+}
+
+// remember adds inflated bytes b to the end of the window.
+func (f *inflater) remember(b []byte) {
+	if len(b) >= f.window {
+		f.hist = wsGrow(f.hist[:0], f.window, f.window)
+		f.hist = append(f.hist, b[len(b)-f.window:]...)
+		return
+	}
+	if drop := len(f.hist) + len(b) - f.window; drop > 0 {
+		f.hist = f.hist[:copy(f.hist, f.hist[drop:])]
+	}
+	f.hist = wsGrow(f.hist, len(b), f.window)
+	f.hist = append(f.hist, b...)
+}
+
+// retained reports the capacity of the buffers the inflater keeps between
+// messages, for tests that bound memory.
 func (f *inflater) retained() int { return cap(f.hist) }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -570,6 +571,264 @@ func FuzzInflate(f *testing.F) {
 				rec.lens[0], rec.payloads[0], len(plain), want, strings.Join(rec.got, "\n\t"))
 		}
 	})
+}
+
+// raceEnabled is set by race_test.go under the race detector, whose
+// sync.Pool drops some of what it is given.
+var raceEnabled bool
+
+// zeroBomb returns a compressed message that inflates to mib MiB of zero
+// bytes: one compressed MiB of zeros repeated, which stays valid because
+// every copy refers back only to zeros. Each piece ends with a sync flush.
+func zeroBomb(t testing.TB, mib int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	fw, err := flate.NewWriter(&b, flate.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeros := make([]byte, 1<<20)
+	var pieces [2][]byte
+	for i := range pieces {
+		b.Reset()
+		if _, err := fw.Write(zeros); err != nil {
+			t.Fatal(err)
+		}
+		if err := fw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		pieces[i] = bytes.Clone(b.Bytes())
+	}
+	z := append(pieces[0], bytes.Repeat(pieces[1], mib-1)...)
+	z, ok := bytes.CutSuffix(z, flateTail[:])
+	if !ok {
+		t.Fatalf(
+			"flush ended with %x",
+			z[len(z)-4:])
+	}
+	return z
+}
+
+// TestWSInflateLimit checks that a message inflating past the limit stops
+// inflating there, whatever it would inflate to, and that the direction
+// then goes on as documented: under context takeover later compressed
+// messages are not inflated, without it they are.
+func TestWSInflateLimit(t *testing.T) {
+	const max = 256 << 10
+	limit := inflateLimit(max)
+	if limit != 64<<20 {
+		t.Fatalf(
+			"inflateLimit(%d) = %d, want 64 MiB",
+			max, limit)
+	}
+	if got := inflateLimit(DefaultMaxMessage * 2); got != 4*2*DefaultMaxMessage {
+		t.Fatalf(
+			"inflateLimit(%d) = %d, want 4 times as much",
+			DefaultMaxMessage*2, got)
+	}
+	bomb := zeroBomb(t, 128) // 128 MiB from about 130 KiB: twice the limit
+	if len(bomb) > max {
+		t.Fatalf(
+			"bomb of %d bytes > MaxMessage %d: it would not be inflated at all",
+			len(bomb), max)
+	}
+	zHello := []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}
+	in := cat(
+		wsCompressedFrames(false, ws.OpText, bomb, 64<<10),
+		wsCompressedFrames(false, ws.OpText, zHello, 100),
+		sf(ws.OpText, true, 0, "plain"),
+	)
+	limitErr := fmt.Sprintf(`server error: frame %d: permessage-deflate: message inflates past %d bytes: stopped inflating; len is a lower bound`, (len(bomb)+64<<10-1)/(64<<10), limit)
+	tests := []struct {
+		name string
+		ext  string
+		size int      // bytes fed at a time
+		next []string // the events after the first message's
+	}{
+		{
+			name: "context takeover: context lost",
+			ext:  "permessage-deflate",
+			size: 4093,
+			next: []string{
+				`server frame text fin=true rsv=4 masked=false len=7`,
+				`server error: permessage-deflate: compression context lost, later messages not inflated`,
+				`server message text frames=1 len=7 wire=7 compressed "\xf2H\xcd\xc9\xc9\a\x00"`,
+				`server frame text fin=true rsv=0 masked=false len=5`,
+				`server message text frames=1 len=5 wire=5 "plain"`,
+			},
+		},
+		{
+			name: "no context takeover: next message inflated",
+			ext:  "permessage-deflate; server_no_context_takeover",
+			size: len(in),
+			next: []string{
+				`server frame text fin=true rsv=4 masked=false len=7`,
+				`server message text frames=1 len=5 wire=7 compressed "Hello"`,
+				`server frame text fin=true rsv=0 masked=false len=5`,
+				`server message text frames=1 len=5 wire=5 "plain"`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &wsRecorder{t: t, max: max}
+			w, err := newWSStream(Server, Config{MaxMessage: max}, tt.ext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rest := in; len(rest) > 0; {
+				n := min(len(rest), tt.size)
+				w.feed(rest[:n], rec)
+				rest = rest[n:]
+			}
+			w.end(rec)
+			wsCheckRetained(t, w)
+			// The inflated bytes processed: past the limit by less
+			// than one read, far short of the 128 MiB.
+			if len(rec.lens) != 3 || rec.lens[0] <= limit || rec.lens[0] > limit+inflateChunk {
+				t.Fatalf(
+					"feeding %d bytes at a time: lens %v, want the first in (%d, %d]\n\t%s",
+					tt.size, rec.lens, limit, limit+inflateChunk, strings.Join(rec.got, "\n\t"))
+			}
+			var frames int
+			for frames < len(rec.got) && strings.HasPrefix(rec.got[frames], "server frame") {
+				frames++
+			}
+			want := append([]string{
+				limitErr,
+				fmt.Sprintf(`server message text frames=%d len=%d wire=%d compressed truncated "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"...`, frames, rec.lens[0], len(bomb)),
+			}, tt.next...)
+			if got := rec.got[frames:]; !slicesEqual(got, want) {
+				t.Fatalf(
+					"feeding %d bytes at a time:\ngot:\n\t%s\nwant:\n\t%s",
+					tt.size, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+			}
+		})
+	}
+}
+
+// wsRetained sums the capacities of the buffers w keeps between messages.
+func wsRetained(w *wsStream) int {
+	n := cap(w.msg.buf) + cap(w.ctl) + cap(w.out)
+	if w.infl != nil {
+		n += w.infl.retained()
+	}
+	return n
+}
+
+// wsCount is a Handler that counts messages and errors.
+type wsCount struct{ msgs, errs int }
+
+func (*wsCount) Request(*Request)         {}
+func (*wsCount) Response(*Response)       {}
+func (*wsCount) Upgrade(*Upgrade)         {}
+func (*wsCount) Frame(Side, *Frame)       {}
+func (c *wsCount) Message(Side, *Message) { c.msgs++ }
+func (c *wsCount) Error(Side, error)      { c.errs++ }
+
+// TestWSDeflateIdle checks what a direction under permessage-deflate keeps
+// once a message is decoded: the part of the window its output filled under
+// context takeover, nothing for inflating without it. The decompressor and
+// its buffers go back to a pool.
+func TestWSDeflateIdle(t *testing.T) {
+	msg := wsJSONMessages(1, 4)[0]
+	z := newWSCompressor(t, false).compress(msg)
+	in := wsCompressedFrames(false, ws.OpText, z, 4096)
+	tests := []struct {
+		name       string
+		ext        string
+		infl       int // bytes the inflater keeps
+		perStreams int // heap bytes per idle stream, at most
+	}{
+		{"context takeover", "permessage-deflate", 512, 6 << 10},
+		{"no context takeover", "permessage-deflate; server_no_context_takeover", 0, 6 << 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const n = 1000
+			streams := make([]*wsStream, n)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for i := range streams {
+				w, err := newWSStream(Server, Config{}, tt.ext)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var h wsCount
+				w.feed(in, &h)
+				if h.msgs != 1 || h.errs != 0 {
+					t.Fatalf(
+						"%d messages, %d errors; want 1, 0",
+						h.msgs, h.errs)
+				}
+				streams[i] = w
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			perStream := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+			runtime.KeepAlive(streams)
+			w := streams[0]
+			t.Logf("idle stream: %d bytes of buffers, inflater %d; heap %d bytes per stream", wsRetained(w), w.infl.retained(), perStream)
+			if got := w.infl.retained(); got != tt.infl {
+				t.Errorf(
+					"inflater keeps %d bytes, want %d",
+					got, tt.infl)
+			}
+			if got, want := wsRetained(w), 2*512+tt.infl; got > want {
+				t.Errorf(
+					"stream keeps %d bytes of buffers, want at most %d",
+					got, want)
+			}
+			if perStream > int64(tt.perStreams) {
+				t.Errorf(
+					"%d heap bytes per idle stream, want at most %d",
+					perStream, tt.perStreams)
+			}
+		})
+	}
+}
+
+// TestWSInflateAllocs checks that inflating a message under context
+// takeover allocates nothing once the window is full.
+func TestWSInflateAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's sync.Pool drops values at random")
+	}
+	msgs := wsJSONMessages(400, 5)
+	c := newWSCompressor(t, true)
+	frames := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		frames[i] = wsCompressedFrames(false, ws.OpText, c.compress(m), 4096)
+	}
+	w, err := newWSStream(Server, Config{}, "permessage-deflate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h wsCount
+	i := 0
+	for ; i < 200; i++ {
+		w.feed(frames[i], &h)
+	}
+	if len(w.infl.hist) != w.infl.window {
+		t.Fatalf(
+			"window %d bytes full after %d messages, want %d",
+			len(w.infl.hist), i, w.infl.window)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		w.feed(frames[i], &h)
+		i++
+	})
+	if h.msgs != i || h.errs != 0 {
+		t.Fatalf(
+			"%d messages, %d errors; want %d, 0",
+			h.msgs, h.errs, i)
+	}
+	if allocs != 0 {
+		t.Errorf(
+			"%v allocations per message, want 0",
+			allocs)
+	}
 }
 
 func BenchmarkInflate(b *testing.B) {

@@ -593,11 +593,14 @@ func h1HasToken(list, tok string) bool {
 	return false
 }
 
-// h1Authority returns the h1Authority of an absolute-form request-target
-// (RFC 9112 section 3.2.2), without userinfo.
+// h1Authority returns the authority of an absolute-form request-target
+// (RFC 9112 section 3.2.2), without userinfo; "" for any other form. The
+// target starts with a scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+// (RFC 3986 section 3.1), so an origin-form target with "://" in its
+// query is not taken for one.
 func h1Authority(target string) string {
-	_, rest, ok := strings.Cut(target, "://")
-	if !ok {
+	scheme, rest, ok := strings.Cut(target, "://")
+	if !ok || !h1Scheme(scheme) {
 		return ""
 	}
 	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
@@ -607,6 +610,20 @@ func h1Authority(target string) string {
 		rest = rest[i+1:]
 	}
 	return rest
+}
+
+// h1Scheme reports whether s is a URI scheme (RFC 3986 section 3.1).
+func h1Scheme(s string) bool {
+	if s == "" || !('a' <= s[0]|0x20 && s[0]|0x20 <= 'z') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c|0x20 && c|0x20 <= 'z' || h1Digit(c) || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // h1TrimOWS trims optional whitespace (RFC 9110 section 5.6.3).

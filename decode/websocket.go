@@ -107,7 +107,7 @@ func newWSStream(from Side, cfg Config, extensions string) (*wsStream, error) {
 	x, err := parseWSExtensions(from, extensions)
 	w.ext = x
 	if x.deflate && w.max > 0 {
-		w.infl = newInflater(x)
+		w.infl = newInflater(x, w.max)
 	}
 	return w, err
 }
@@ -455,9 +455,7 @@ func (w *wsStream) finishMessage(h Handler, partial bool) {
 		// An incomplete deflate stream: shown as it arrived.
 	case m.inflate && m.over:
 		h.Error(w.from, fmt.Errorf("frame %d: %w: %d > %d bytes", w.nframes, ErrCompressedTooLarge, m.wire, w.max))
-		if w.infl.takeover {
-			w.infl.lost = true
-		}
+		w.infl.lose()
 	case m.inflate:
 		w.inflate(h)
 	}
@@ -472,14 +470,16 @@ func (w *wsStream) finishMessage(h Handler, partial bool) {
 	m.buf = m.buf[:0]
 }
 
-// inflate inflates the compressed message in w.msg.buf into w.ev.
+// inflate inflates the compressed message in w.msg.buf into w.ev. It
+// stops once the message has inflated past the inflater's limit: the work
+// one message costs is bounded, and its Len is then a lower bound.
 func (w *wsStream) inflate(h Handler) {
 	m, f := &w.msg, w.infl
 	f.begin(m.buf)
 	out := w.out[:0]
 	var n int64
 	var err error
-	for {
+	for n <= f.limit {
 		var b []byte
 		b, err = f.next()
 		n += int64(len(b))
@@ -494,8 +494,18 @@ func (w *wsStream) inflate(h Handler) {
 			break
 		}
 	}
+	f.end()
 	w.out = out
-	if err != io.EOF {
+	switch {
+	case err == nil:
+		// Stopped at the limit, before the end of the message.
+		h.Error(w.from, fmt.Errorf("frame %d: %w past %d bytes: stopped inflating; len is a lower bound", w.nframes, ErrInflateLimit, f.limit))
+		f.lose()
+		// The bytes not inflated are not checked; what was inflated was.
+		m.text = false
+		w.ev.Len, w.ev.Payload, w.ev.Truncated = n, out, true
+		return
+	case err != io.EOF:
 		// Shown with its raw bytes.
 		h.Error(w.from, fmt.Errorf("frame %d: %w: %w", w.nframes, ErrInflate, err))
 		m.text, m.utf8 = false, utf8Stream{}
