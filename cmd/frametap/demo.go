@@ -169,7 +169,7 @@ func serveDemoWS(nc net.Conn) {
 	var op ws.OpCode
 	var compressed bool
 	for {
-		f, err := ws.ReadFrame(br)
+		f, err := readDemoFrame(br)
 		if err != nil {
 			return
 		}
@@ -310,7 +310,7 @@ func demoWebSocket(ctx context.Context, proxyAddr, wsAddr string) error {
 	go func() {
 		defer close(closed)
 		for {
-			f, err := ws.ReadFrame(r)
+			f, err := readDemoFrame(r)
 			if err != nil || f.Header.OpCode == ws.OpClose {
 				return
 			}
@@ -353,4 +353,22 @@ func demoWebSocket(ctx context.Context, proxyAddr, wsAddr string) error {
 	case <-ctx.Done():
 	}
 	return nil
+}
+
+// demoMaxFrame bounds the frames the demo's own peers read: they only
+// exchange small messages, and ws.ReadFrame would trust the declared length.
+const demoMaxFrame = 1 << 20
+
+// readDemoFrame reads one whole frame of at most demoMaxFrame bytes.
+func readDemoFrame(r io.Reader) (ws.Frame, error) {
+	h, err := ws.ReadHeader(r)
+	if err != nil {
+		return ws.Frame{}, err
+	}
+	if h.Length > demoMaxFrame {
+		return ws.Frame{}, fmt.Errorf("demo: frame of %d bytes, over %d", h.Length, demoMaxFrame)
+	}
+	f := ws.Frame{Header: h, Payload: make([]byte, h.Length)}
+	_, err = io.ReadFull(r, f.Payload)
+	return f, err
 }
