@@ -17,6 +17,7 @@ const (
 	KindFrame    Kind = "frame"    // one WebSocket frame header
 	KindMessage  Kind = "message"  // one WebSocket message or control frame
 	KindError    Kind = "error"    // a protocol violation, a parse error or a failed dial
+	KindTLS      Kind = "tls"      // frametap terminated TLS with one side of a connection
 )
 
 // Event is one thing frametap saw on one client connection. It is flat: the
@@ -82,6 +83,20 @@ type Event struct {
 
 	// error
 	Msg string // "msg"
+
+	// request ("https") and upgrade ("wss"): the scheme when the exchange
+	// ran inside TLS that frametap terminated; omitted (empty) otherwise
+	Scheme string // "scheme"
+
+	// tls
+	Side     string // "side": "client" (frametap played the server) or "server" (frametap dialed it)
+	SNI      string // "sni": the server name of the ClientHello, "" when none was sent
+	ALPN     string // "alpn": the protocol negotiated, "" when none
+	Version  string // "version": e.g. "TLS 1.3"
+	Cipher   string // "cipher": the cipher suite's IANA name
+	Subject  string // "subject" (side server): the upstream certificate's subject
+	Issuer   string // "issuer" (side server): its issuer
+	Verified bool   // "verified" (side server): the certificate verified against the trusted roots
 }
 
 // Header is one header field, written as a two-element JSON array.

@@ -49,6 +49,9 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		dst = appendStringField(dst, "target", e.Target)
 		dst = appendStringField(dst, "host", e.Host)
 		dst = appendStringField(dst, "proto", e.Proto)
+		if e.Scheme != "" {
+			dst = appendStringField(dst, "scheme", e.Scheme)
+		}
 		dst = e.appendExchange(dst)
 	case KindResponse:
 		dst = appendIntField(dst, "seq", int64(e.Seq))
@@ -62,6 +65,20 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		dst = appendStringField(dst, "subprotocol", e.Subprotocol)
 		dst = appendStringField(dst, "extensions", e.Extensions)
 		dst = appendBoolField(dst, "accept_ok", e.AcceptOK)
+		if e.Scheme != "" {
+			dst = appendStringField(dst, "scheme", e.Scheme)
+		}
+	case KindTLS:
+		dst = appendStringField(dst, "side", e.Side)
+		dst = appendStringField(dst, "sni", e.SNI)
+		dst = appendStringField(dst, "alpn", e.ALPN)
+		dst = appendStringField(dst, "version", e.Version)
+		dst = appendStringField(dst, "cipher", e.Cipher)
+		if e.Side == "server" {
+			dst = appendStringField(dst, "subject", e.Subject)
+			dst = appendStringField(dst, "issuer", e.Issuer)
+			dst = appendBoolField(dst, "verified", e.Verified)
+		}
 	case KindFrame:
 		dst = appendStringField(dst, "from", e.From)
 		dst = appendBoolField(dst, "fin", e.Fin)
@@ -283,6 +300,16 @@ type wireEvent struct {
 
 	Truncated bool   `json:"truncated"`
 	Msg       string `json:"msg"`
+
+	Scheme   string `json:"scheme"`
+	Side     string `json:"side"`
+	SNI      string `json:"sni"`
+	ALPN     string `json:"alpn"`
+	Version  string `json:"version"`
+	Cipher   string `json:"cipher"`
+	Subject  string `json:"subject"`
+	Issuer   string `json:"issuer"`
+	Verified bool   `json:"verified"`
 }
 
 // UnmarshalJSON sets e from one capture-format object: "body" or
@@ -310,6 +337,8 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		Op: w.Op, Frames: w.Frames, WireLen: w.WireLen, Compressed: w.Compressed,
 		Code: w.Code, Reason: w.Reason,
 		Truncated: w.Truncated, Msg: w.Msg,
+		Scheme: w.Scheme, Side: w.Side, SNI: w.SNI, ALPN: w.ALPN, Version: w.Version, Cipher: w.Cipher,
+		Subject: w.Subject, Issuer: w.Issuer, Verified: w.Verified,
 	}
 	if w.WSCloseClean != nil {
 		e.WSCloseClean = *w.WSCloseClean

@@ -65,6 +65,14 @@ func TestAppendJSON(t *testing.T) {
 			`{"kind":"error","conn":3,"t":"2025-03-14T19:51:02.123456789Z","from":"client","msg":"invalid UTF-8 in text message"}`},
 		{"error without side", Event{Kind: KindError, Conn: 3, Time: t0, Msg: "dial example:80: refused"},
 			`{"kind":"error","conn":3,"t":"2025-03-14T19:51:02.123456789Z","msg":"dial example:80: refused"}`},
+		{"tls client", Event{Kind: KindTLS, Conn: 3, Time: t0, Side: "client", SNI: "example.com", ALPN: "http/1.1", Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256"},
+			`{"kind":"tls","conn":3,"t":"2025-03-14T19:51:02.123456789Z","side":"client","sni":"example.com","alpn":"http/1.1","version":"TLS 1.3","cipher":"TLS_AES_128_GCM_SHA256"}`},
+		{"tls server", Event{Kind: KindTLS, Conn: 3, Time: t0, Side: "server", SNI: "example.com", Version: "TLS 1.2", Cipher: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", Subject: "CN=example.com", Issuer: "CN=Test CA,O=Test", Verified: true},
+			`{"kind":"tls","conn":3,"t":"2025-03-14T19:51:02.123456789Z","side":"server","sni":"example.com","alpn":"","version":"TLS 1.2","cipher":"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256","subject":"CN=example.com","issuer":"CN=Test CA,O=Test","verified":true}`},
+		{"request over tls", Event{Kind: KindRequest, Conn: 3, Time: t0, Seq: 2, Method: "GET", Target: "/", Host: "example.com", Proto: "HTTP/1.1", Scheme: "https"},
+			`{"kind":"request","conn":3,"t":"2025-03-14T19:51:02.123456789Z","seq":2,"method":"GET","target":"/","host":"example.com","proto":"HTTP/1.1","scheme":"https","headers":[],"body_len":0}`},
+		{"upgrade over tls", Event{Kind: KindUpgrade, Conn: 3, Time: t0, Seq: 2, Protocol: "websocket", AcceptOK: true, Scheme: "wss"},
+			`{"kind":"upgrade","conn":3,"t":"2025-03-14T19:51:02.123456789Z","seq":2,"protocol":"websocket","subprotocol":"","extensions":"","accept_ok":true,"scheme":"wss"}`},
 		{"unknown kind", Event{Kind: "future", Conn: 3, Time: t0, Msg: "x"},
 			`{"kind":"future","conn":3,"t":"2025-03-14T19:51:02.123456789Z"}`},
 	}
@@ -146,12 +154,19 @@ func wantKeys(e *Event) []string {
 		}
 	case KindRequest:
 		add("seq", "method", "target", "host", "proto")
+		addIf(e.Scheme != "", "scheme")
 		exchange()
 	case KindResponse:
 		add("seq", "status", "status_text", "proto")
 		exchange()
 	case KindUpgrade:
 		add("seq", "protocol", "subprotocol", "extensions", "accept_ok")
+		addIf(e.Scheme != "", "scheme")
+	case KindTLS:
+		add("side", "sni", "alpn", "version", "cipher")
+		if e.Side == "server" {
+			add("subject", "issuer", "verified")
+		}
 	case KindFrame:
 		add("from", "fin", "rsv", "opcode", "masked", "len")
 	case KindMessage:
@@ -194,7 +209,7 @@ func topKeys(t *testing.T, line []byte) []string {
 	return keys
 }
 
-var allKinds = []Kind{KindOpen, KindClose, KindRequest, KindResponse, KindUpgrade, KindFrame, KindMessage, KindError}
+var allKinds = []Kind{KindOpen, KindClose, KindRequest, KindResponse, KindUpgrade, KindFrame, KindMessage, KindError, KindTLS}
 
 // randString returns valid UTF-8 with quotes, backslashes, controls and
 // multi-byte characters, or "" one time in four.
@@ -254,6 +269,7 @@ func randEvent(r *rand.Rand, k Kind) *Event {
 		e.Seq, e.Proto, e.Server = 1+r.IntN(100), randString(r), randString(r)
 		if k == KindRequest {
 			e.Method, e.Target, e.Host = randString(r), randString(r), randString(r)
+			e.Scheme = pick(r, "", "https")
 		} else {
 			e.Status, e.StatusText = 100+r.IntN(500), randString(r)
 		}
@@ -263,6 +279,12 @@ func randEvent(r *rand.Rand, k Kind) *Event {
 		e.Truncated = e.BodyLen > int64(len(e.Body))
 	case KindUpgrade:
 		e.Seq, e.Protocol, e.Subprotocol, e.Extensions, e.AcceptOK = 1+r.IntN(9), randString(r), randString(r), randString(r), r.IntN(2) == 0
+		e.Scheme = pick(r, "", "wss")
+	case KindTLS:
+		e.Side, e.SNI, e.ALPN, e.Version, e.Cipher = pick(r, "client", "server"), randString(r), pick(r, "", "http/1.1"), "TLS 1.3", randString(r)
+		if e.Side == "server" {
+			e.Subject, e.Issuer, e.Verified = randString(r), randString(r), r.IntN(2) == 0
+		}
 	case KindFrame:
 		e.From, e.Fin, e.RSV, e.Opcode, e.Masked, e.Len = pick(r, "client", "server"), r.IntN(2) == 0, uint8(r.IntN(8)), uint8(r.IntN(16)), r.IntN(2) == 0, r.Int64()
 	case KindMessage:

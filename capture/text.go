@@ -77,6 +77,10 @@ func (e *Event) AppendText(dst []byte) []byte {
 		dst = appendWord(dst, e.Proto)
 		dst = append(dst, " host="...)
 		dst = appendWord(dst, e.Host)
+		if e.Scheme != "" {
+			dst = append(dst, " scheme="...)
+			dst = appendWord(dst, e.Scheme)
+		}
 		dst = e.appendBodyText(dst)
 	case KindResponse:
 		dst = appendSeq(dst, e.Seq)
@@ -105,6 +109,32 @@ func (e *Event) AppendText(dst []byte) []byte {
 			dst = append(dst, " accept=ok"...)
 		} else {
 			dst = append(dst, " accept=BAD"...)
+		}
+		if e.Scheme != "" {
+			dst = append(dst, " scheme="...)
+			dst = appendWord(dst, e.Scheme)
+		}
+	case KindTLS:
+		dst = append(dst, ' ')
+		dst = appendWord(dst, e.Side)
+		dst = append(dst, " sni="...)
+		dst = appendWord(dst, e.SNI)
+		dst = append(dst, " alpn="...)
+		dst = appendWord(dst, e.ALPN)
+		dst = append(dst, ' ')
+		dst = appendLine(dst, e.Version)
+		dst = append(dst, ' ')
+		dst = appendWord(dst, e.Cipher)
+		if e.Side == "server" {
+			dst = append(dst, " subject="...)
+			dst = appendWord(dst, e.Subject)
+			dst = append(dst, " issuer="...)
+			dst = appendWord(dst, e.Issuer)
+			if e.Verified {
+				dst = append(dst, " verified"...)
+			} else {
+				dst = append(dst, " NOT-VERIFIED"...)
+			}
 		}
 	case KindFrame:
 		dst = appendFrom(dst, e.From)
