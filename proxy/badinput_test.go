@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -205,5 +206,31 @@ func TestShutdownWithStuckOutput(t *testing.T) {
 		}
 	case <-time.After(3 * time.Second):
 		t.Fatal("Shutdown with a 1s deadline still blocked after 3s")
+	}
+}
+
+// --allow-upstream: a request for any other upstream gets a 502 that says
+// why, before any name lookup or dial.
+func TestAllowUpstream(t *testing.T) {
+	us := startHTTP(t, hello)
+	tp := startTap(t, Config{AllowUpstream: regexp.MustCompile(`^127\.0\.0\.1:\d+$`)})
+	rc := dialRaw(t, tp.addr)
+	rc.send("CONNECT accounts.example.invalid:443 HTTP/1.1\r\nHost: accounts.example.invalid:443\r\n\r\n")
+	resp, body := rc.response("CONNECT")
+	if resp.StatusCode != 502 || !strings.Contains(body, "not allowed by --allow-upstream") {
+		t.Errorf("CONNECT to a name off the list: %s %q", resp.Status, body)
+	}
+	rc.finish()
+	ok := dialRaw(t, tp.addr)
+	ok.send("GET http://" + us.addr + "/fine HTTP/1.1\r\nHost: " + us.addr + "\r\n\r\n")
+	if _, body := ok.response("GET"); body != "hello /fine " {
+		t.Errorf("an allowed upstream: %q", body)
+	}
+	ok.finish()
+	tp.waitClosed()
+	evs := tp.stop()
+	errs := kinds(evs, 0, capture.KindError)
+	if len(errs) != 1 || !strings.Contains(errs[0].Msg, "not dialed") {
+		t.Errorf("errors %+v", errs)
 	}
 }

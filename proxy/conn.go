@@ -24,9 +24,17 @@ var errShutdown = errors.New("frametap shut down")
 // forwarded, which is what keeps a connection's events in wire order (a
 // request is recorded before the server can see it, so before its response).
 type conn struct {
-	p      *Proxy
-	id     uint64
+	p  *Proxy
+	id uint64
+	// raw is the accepted socket; client is what the relay reads and
+	// writes: raw, or a TLS session on it once frametap intercepted TLS
+	// (client changes only on the client goroutine, under mu, before the
+	// upstream copier starts).
+	raw    net.Conn
 	client net.Conn
+	// sniffExpired, when set, runs on the client goroutine if no client
+	// byte came within sniffWait (a read deadline on raw).
+	sniffExpired func() error
 
 	mu       sync.Mutex
 	changed  *sync.Cond // signalled when a server chunk was forwarded or an upstream ended (regular mode waits on it)
@@ -41,6 +49,7 @@ type conn struct {
 	err      error    // the first error that ended the connection abnormally
 	upstream *upstream
 	writing  bool // regular mode: a decoded server chunk is being written to the client
+	tls      bool // the client's TLS is terminated here: exchanges are https/wss
 
 	// Read without mu, so that Shutdown never waits on a connection that
 	// is itself waiting (on a capture output that stopped draining).
@@ -49,7 +58,7 @@ type conn struct {
 }
 
 func newConn(p *Proxy, nc net.Conn) *conn {
-	c := &conn{p: p, id: p.nextID.Add(1), client: nc}
+	c := &conn{p: p, id: p.nextID.Add(1), raw: nc, client: nc}
 	c.changed = sync.NewCond(&c.mu)
 	c.dec = decode.NewConn(p.cfg.Decode, c)
 	c.streams = make([]capture.Stream, len(p.cfg.Outputs))
@@ -84,7 +93,7 @@ func (c *conn) recordOpen() {
 	ev.Client = c.client.RemoteAddr().String()
 	ev.Mode = c.p.cfg.Mode.String()
 	if c.p.cfg.Mode == Reverse {
-		ev.Server = c.p.cfg.Upstream
+		ev.Server = c.p.upAddr
 	}
 	c.add(ev)
 	c.flush()
@@ -93,12 +102,12 @@ func (c *conn) recordOpen() {
 // finish closes both sides and writes the close event, the last of the
 // connection.
 func (c *conn) finish() {
-	c.client.Close()
+	c.raw.Close() // not a TLS Close: its close_notify may wait on a client that does not read
 	c.mu.Lock()
 	up := c.upstream
 	c.mu.Unlock()
 	if up != nil {
-		up.conn.Close()
+		up.raw.Close()
 		<-up.done
 	}
 	c.mu.Lock()
@@ -131,12 +140,12 @@ func (c *conn) finish() {
 // unblocks every goroutine of the connection that waits on the network.
 // It takes no lock of the connection's: a connection blocked in a capture
 // output's Flush holds its lock, and Shutdown must still reach the others
-// and keep to its deadline.
+// and keep to its deadline. It closes the sockets, under any TLS session.
 func (c *conn) abort() {
 	c.closed.Store(true)
-	c.client.Close()
+	c.raw.Close()
 	if up := c.up.Load(); up != nil {
-		up.conn.Close()
+		up.raw.Close()
 	}
 	c.changed.Broadcast()
 }
@@ -225,6 +234,9 @@ func (c *conn) Request(r *decode.Request) {
 	ev.Host = r.Host
 	ev.Proto = r.Proto
 	ev.Server = c.server
+	if c.tls {
+		ev.Scheme = "https"
+	}
 	if c.p.cfg.Mode == Regular {
 		// A request that names its upstream is recorded before it is
 		// routed: say where it goes, not where the last one went.
@@ -264,6 +276,9 @@ func (c *conn) Upgrade(u *decode.Upgrade) {
 	ev.Subprotocol = u.Subprotocol
 	ev.Extensions = u.Extensions
 	ev.AcceptOK = u.AcceptOK
+	if c.tls {
+		ev.Scheme = "wss"
+	}
 	c.add(ev)
 }
 

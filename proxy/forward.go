@@ -28,6 +28,9 @@ type forwarder struct {
 	c       *conn
 	tunnel  bool   // after CONNECT: bytes pass unchanged, decoded as a tunnel
 	headBuf []byte // reused for rewritten heads
+	// pending is the tunnel's upstream, dialed but not attached until the
+	// first client byte says whether TLS is to be intercepted.
+	pending *tlsTarget
 	use     func([]byte) error
 }
 
@@ -43,6 +46,9 @@ func (c *conn) serveRegular() {
 func (f *forwarder) chunk(b []byte) error {
 	c := f.c
 	if f.tunnel {
+		if f.pending != nil {
+			return f.firstTunnelChunk(b)
+		}
 		c.decodeChunk(decode.Client, b)
 		return f.write(b)
 	}
@@ -68,6 +74,14 @@ func (f *forwarder) chunk(b []byte) error {
 			if err := f.route(rt); err != nil {
 				return err
 			}
+			if rest := b[n:]; f.pending != nil && len(rest) > 0 {
+				// The client did not wait for the 200: what follows the
+				// CONNECT is the tunnel's (and counted already).
+				c.mu.Lock()
+				c.bytes[decode.Client] -= int64(len(rest))
+				c.mu.Unlock()
+				return f.firstTunnelChunk(rest)
+			}
 		case !wasHead:
 			if err := f.write(b[:n]); err != nil {
 				return err
@@ -78,6 +92,32 @@ func (f *forwarder) chunk(b []byte) error {
 		}
 		b = b[n:]
 	}
+	return nil
+}
+
+// firstTunnelChunk decides what the tunnel carries from its first client
+// bytes: a TLS ClientHello is intercepted, anything else is relayed and
+// decoded as it comes.
+func (f *forwarder) firstTunnelChunk(b []byte) error {
+	c := f.c
+	tg := *f.pending
+	f.pending = nil
+	c.sniffExpired = nil
+	c.raw.SetReadDeadline(time.Time{})
+	if b[0] == tlsRecordHandshake {
+		return c.intercept(b, tg)
+	}
+	c.attach(tg.nc, tg.addr)
+	c.decodeChunk(decode.Client, b)
+	return f.write(b)
+}
+
+// sniffExpired starts relaying a tunnel whose client has said nothing for
+// sniffWait: the server may be one that speaks first.
+func (f *forwarder) sniffExpired() error {
+	tg := *f.pending
+	f.pending = nil
+	f.c.attach(tg.nc, tg.addr)
 	return nil
 }
 
@@ -170,6 +210,13 @@ func (f *forwarder) route(rt route) error {
 				return fmt.Errorf("write to client: %w", err)
 			}
 			f.tunnel = true
+			if c.p.intercepts(rt.addr) {
+				// Read the first client byte before the server's may flow.
+				f.pending = &tlsTarget{nc: nc, addr: rt.addr, host: hostOnly(rt.addr), tls: true}
+				c.raw.SetReadDeadline(time.Now().Add(sniffWait))
+				c.sniffExpired = f.sniffExpired
+				return nil
+			}
 		}
 		c.attach(nc, rt.addr)
 	}

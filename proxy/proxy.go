@@ -10,11 +10,13 @@ package proxy
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/frametap/frametap/capture"
 	"github.com/frametap/frametap/decode"
+	"github.com/frametap/frametap/proxy/certs"
 )
 
 // Mode says how the proxy finds the upstream of a connection.
@@ -43,8 +46,10 @@ func (m Mode) String() string {
 }
 
 // ParseMode reads a mode as mitmproxy's --mode spells it: "regular", or
-// "reverse:http://host:port" (ws:// is the same thing). It returns the mode
-// and, for reverse, the upstream as host:port.
+// "reverse:http://host:port" (ws:// is the same thing), or
+// "reverse:https://host:port" (or wss://) for an upstream spoken to with
+// TLS. It returns the mode and, for reverse, the upstream as Config.Upstream
+// takes it: host:port, or https://host:port for TLS.
 func ParseMode(s string) (Mode, string, error) {
 	if s == "" || s == "regular" {
 		return Regular, "", nil
@@ -57,14 +62,14 @@ func ParseMode(s string) (Mode, string, error) {
 	if err != nil || u.Host == "" {
 		return 0, "", fmt.Errorf("mode %q: want reverse:http://host:port", s)
 	}
-	port := ""
+	port, prefix := "", ""
 	switch u.Scheme {
 	case "http", "ws":
 		port = "80"
 	case "https", "wss":
-		return 0, "", fmt.Errorf("mode %q: TLS upstreams are not supported yet; use http:// or ws://", s)
+		port, prefix = "443", "https://"
 	default:
-		return 0, "", fmt.Errorf("mode %q: unknown scheme %q; use http:// or ws://", s, u.Scheme)
+		return 0, "", fmt.Errorf("mode %q: unknown scheme %q; use http://, ws://, https:// or wss://", s, u.Scheme)
 	}
 	if u.Path != "" && u.Path != "/" {
 		return 0, "", fmt.Errorf("mode %q: a path is not supported, only scheme://host:port", s)
@@ -73,14 +78,36 @@ func ParseMode(s string) (Mode, string, error) {
 	if u.Port() == "" {
 		host = net.JoinHostPort(u.Hostname(), port)
 	}
-	return Reverse, host, nil
+	return Reverse, prefix + host, nil
 }
 
 // Config configures a Proxy. The zero value is a regular proxy that decodes
 // but records nothing.
 type Config struct {
-	Mode     Mode
-	Upstream string // Reverse: host:port every client connection is relayed to
+	Mode Mode
+	// Upstream is, in Reverse mode, where every client connection is
+	// relayed: host:port, or https://host:port to speak TLS to it.
+	Upstream string
+
+	// CA issues the certificates frametap shows TLS clients. If nil, TLS
+	// is not intercepted: tunnels carrying it are relayed opaque, and in
+	// reverse mode the client's bytes go to the upstream as they come.
+	CA *certs.CA
+	// UpstreamRoots verifies the certificates of TLS upstreams. If nil,
+	// the system's roots are used.
+	UpstreamRoots *x509.CertPool
+	// Insecure accepts any upstream certificate (mitmproxy's
+	// --ssl-insecure); tls events still say whether it verified.
+	Insecure bool
+	// IgnoreHosts: CONNECT tunnels whose host:port it matches are relayed
+	// opaque, never intercepted (for clients that pin certificates). If
+	// nil, every TLS tunnel is intercepted when CA is set.
+	IgnoreHosts *regexp.Regexp
+	// AllowUpstream, if set, is the only upstreams frametap connects to:
+	// a host:port it does not match gets a 502 before any name lookup or
+	// dial. Tests and demos use it to keep a browser's background requests
+	// on this machine. If nil, any upstream may be dialed.
+	AllowUpstream *regexp.Regexp
 
 	// Decode bounds what the decoders keep (bodies, messages, heads).
 	Decode decode.Config
@@ -109,6 +136,9 @@ type Proxy struct {
 	wg        sync.WaitGroup // one per live connection
 
 	outputWarned atomic.Bool
+
+	upAddr string // Reverse: Config.Upstream as host:port
+	upTLS  bool   // Reverse: the upstream speaks TLS
 }
 
 // New returns a Proxy; Serve starts it.
@@ -120,8 +150,14 @@ func New(cfg Config) *Proxy {
 	if lg == nil {
 		lg = slog.Default()
 	}
+	if cfg.Insecure {
+		lg.Warn("upstream certificates are NOT verified (--ssl-insecure): anyone on the path to a server can impersonate it")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
+	upAddr, upTLS := strings.CutPrefix(cfg.Upstream, "https://")
 	return &Proxy{
+		upAddr:    upAddr,
+		upTLS:     upTLS,
 		cfg:       cfg,
 		log:       lg,
 		ctx:       ctx,
@@ -221,6 +257,12 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("shutdown: connections still open: %w", ctx.Err())
 	}
+}
+
+// intercepts reports whether a CONNECT tunnel to addr is to have its TLS
+// terminated.
+func (p *Proxy) intercepts(addr string) bool {
+	return p.cfg.CA != nil && (p.cfg.IgnoreHosts == nil || !p.cfg.IgnoreHosts.MatchString(addr))
 }
 
 // warnOutput reports a failing capture output once: the relay goes on

@@ -1,11 +1,14 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +19,8 @@ import (
 // what the server sends to the client.
 type upstream struct {
 	c    *conn
-	conn net.Conn
+	conn net.Conn // what the relay reads and writes: raw, or a TLS session on it
+	raw  net.Conn // the socket, closed to end the upstream at once
 	addr string
 	done chan struct{} // closed when copyToClient returns
 	// retired is set when frametap closes this upstream to route the next
@@ -29,6 +33,9 @@ type upstream struct {
 // dial connects to a host:port upstream within the proxy's dial timeout;
 // Shutdown cancels it.
 func (c *conn) dial(addr string) (net.Conn, error) {
+	if re := c.p.cfg.AllowUpstream; re != nil && !re.MatchString(addr) {
+		return nil, fmt.Errorf("upstream %s is not allowed by --allow-upstream %q: not dialed", addr, re)
+	}
 	ctx, cancel := context.WithTimeout(c.p.ctx, c.p.cfg.DialTimeout)
 	defer cancel()
 	var d net.Dialer
@@ -42,7 +49,10 @@ func (c *conn) dial(addr string) (net.Conn, error) {
 // attach makes nc the connection's upstream and starts copying its bytes to
 // the client.
 func (c *conn) attach(nc net.Conn, addr string) *upstream {
-	up := &upstream{c: c, conn: nc, addr: addr, done: make(chan struct{})}
+	up := &upstream{c: c, conn: nc, raw: nc, addr: addr, done: make(chan struct{})}
+	if tc, ok := nc.(*tls.Conn); ok {
+		up.raw = tc.NetConn()
+	}
 	up.use = up.relayChunk
 	c.mu.Lock()
 	c.upstream = up
@@ -64,7 +74,7 @@ func (c *conn) retire() {
 		return
 	}
 	up.retired.Store(true)
-	up.conn.Close()
+	up.raw.Close()
 	<-up.done
 	c.mu.Lock()
 	c.upstream = nil
@@ -103,7 +113,7 @@ func (up *upstream) copyToClient() {
 		c.mu.Lock()
 		c.fail(err)
 		c.mu.Unlock()
-		c.client.Close() // unblock the client goroutine: the connection is over
+		c.raw.Close() // unblock the client goroutine: the connection is over
 		return
 	}
 }
@@ -127,24 +137,73 @@ func (up *upstream) relayChunk(b []byte) error {
 }
 
 // serveReverse relays the client to the fixed upstream, both ways, decoding
-// everything and changing nothing.
+// everything and changing nothing. With a CA it first sniffs the client's
+// first byte: TLS is terminated (a certificate for the SNI, else the
+// upstream's host), anything else is relayed as it comes.
 func (c *conn) serveReverse() {
-	addr := c.p.cfg.Upstream
-	nc, err := c.dial(addr)
-	if err != nil {
-		c.refuse(err)
-		return
-	}
-	up := c.attach(nc, addr)
-	r := newChunkReader(c.client)
-	use := func(b []byte) error {
-		c.decodeChunk(decode.Client, b)
-		if _, err := up.conn.Write(b); err != nil {
-			return fmt.Errorf("write to server: %w", err)
+	p := c.p
+	rv := &reverser{c: c}
+	tg := tlsTarget{addr: p.upAddr, host: hostOnly(p.upAddr), tls: p.upTLS, serverName: hostOnly(p.upAddr)}
+	if p.cfg.CA == nil {
+		if err := rv.connect(tg, nil); err != nil {
+			return
 		}
-		return nil
+	} else {
+		rv.pending = &tg
+		c.raw.SetReadDeadline(time.Now().Add(sniffWait))
+		c.sniffExpired = func() error {
+			tg := *rv.pending
+			rv.pending = nil
+			return rv.connect(tg, nil)
+		}
 	}
-	c.copyFromClient(r, use)
+	c.copyFromClient(newChunkReader(c.client), rv.chunk)
+}
+
+// reverser is the client → server direction of a reverse-mode connection.
+type reverser struct {
+	c       *conn
+	pending *tlsTarget // the first client byte decides whether TLS is intercepted
+}
+
+func (rv *reverser) chunk(b []byte) error {
+	c := rv.c
+	if rv.pending != nil {
+		tg := *rv.pending
+		rv.pending = nil
+		c.sniffExpired = nil
+		c.raw.SetReadDeadline(time.Time{})
+		if b[0] == tlsRecordHandshake {
+			return c.intercept(b, tg)
+		}
+		if err := rv.connect(tg, b); err != nil {
+			return err
+		}
+	}
+	c.decodeChunk(decode.Client, b)
+	if _, err := c.upstream.conn.Write(b); err != nil {
+		return fmt.Errorf("write to server: %w", err)
+	}
+	return nil
+}
+
+// connect dials the upstream (with TLS when tg.tls) and attaches it. If it
+// cannot, the client gets a 502 (first holds client bytes read already)
+// and connect returns errAnswered.
+func (rv *reverser) connect(tg tlsTarget, first []byte) error {
+	c := rv.c
+	nc, err := c.connectUpstream(c.p.ctx, tg, "")
+	if err != nil {
+		if len(first) > 0 {
+			c.mu.Lock()
+			c.client = &prefixConn{Conn: c.client, prefix: bytes.Clone(first)}
+			c.mu.Unlock()
+		}
+		c.refuse(err)
+		return errAnswered
+	}
+	c.attach(nc, tg.addr)
+	return nil
 }
 
 // copyFromClient runs the client → server direction until the client ends,
@@ -157,6 +216,21 @@ func (c *conn) copyFromClient(r *chunkReader, use func([]byte) error) {
 		}
 		if errors.Is(err, errAnswered) {
 			return
+		}
+		if errors.Is(err, errSwitched) {
+			r = newChunkReader(c.client)
+			continue
+		}
+		if c.sniffExpired != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			expired := c.sniffExpired
+			c.sniffExpired = nil
+			c.raw.SetReadDeadline(time.Time{})
+			if err = expired(); err == nil {
+				continue
+			}
+			if errors.Is(err, errAnswered) {
+				return
+			}
 		}
 		c.endSide(decode.Client)
 		c.mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +56,8 @@ type options struct {
 	maxBody    string
 	maxMessage string
 	uiEvents   int
+	allowUp    []string
+	tls        tlsOptions // --ca-dir, --upstream-ca, -k, --ignore-hosts (ca.go)
 	read       string
 }
 
@@ -73,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		switch args[0] {
 		case "demo":
 			return runDemo(args[1:], stdout, stderr)
+		case "ca":
+			return runCA(args[1:], stdout, stderr)
 		case "view":
 			return runView(args[1:], stdout, stderr)
 		}
@@ -106,7 +111,9 @@ func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.Fl
 	fs.BoolVar(&o.headless, "headless", false, "print one line per event to stdout instead of the dashboard")
 	fs.StringVar(&o.maxBody, "max-body", "1MiB", "HTTP body bytes kept per message in events (k, KiB, M, MiB suffixes)")
 	fs.StringVar(&o.maxMessage, "max-message", "16MiB", "WebSocket payload bytes kept per message in events")
+	fs.Var((*stringsFlag)(&o.allowUp), "allow-upstream", "dial only upstreams whose host:port matches `REGEX` (repeatable); others get a 502, with no name lookup")
 	fs.IntVar(&o.uiEvents, "ui-events", ui.DefaultMaxEvents, "events the dashboard holds in memory; older ones are only in the capture file")
+	addTLSFlags(fs, &o.tls)
 	return fs
 }
 
@@ -140,6 +147,12 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 	maxMessage, err := parseSize(o.maxMessage)
 	if err != nil {
 		return fmt.Errorf("--max-message: %w", err)
+	}
+	var allowUp *regexp.Regexp
+	if len(o.allowUp) > 0 {
+		if allowUp, err = regexp.Compile("(?:" + strings.Join(o.allowUp, ")|(?:") + ")"); err != nil {
+			return fmt.Errorf("--allow-upstream: %w", err)
+		}
 	}
 	// The dashboard owns the terminal: what would go to stderr meanwhile
 	// waits in memory and is printed when it closes.
@@ -178,6 +191,11 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		return errors.Join(errs...)
 	}
 
+	tlsc, err := o.tls.load(stderr)
+	if err != nil {
+		closeLogs()
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		closeLogs()
@@ -189,6 +207,12 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		Decode:   decode.Config{MaxBody: noneIfZero(maxBody), MaxMessage: noneIfZero(maxMessage)},
 		Outputs:  outputs,
 		Logger:   logger,
+
+		CA:            tlsc.ca,
+		UpstreamRoots: tlsc.roots,
+		Insecure:      tlsc.insecure,
+		IgnoreHosts:   tlsc.ignore,
+		AllowUpstream: allowUp,
 	})
 	desc := "HTTP proxy (set http://" + ln.Addr().String() + " as the proxy)"
 	if mode == proxy.Reverse {

@@ -58,7 +58,7 @@ func TestListenAddr(t *testing.T) {
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--mode", "sideways"},
-		{"--mode", "reverse:https://127.0.0.1:1"},
+		{"--mode", "reverse:ftp://127.0.0.1:1"},
 		{"--max-body", "huge"},
 		{"extra"},
 	} {

@@ -1,0 +1,241 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/decode"
+)
+
+// sniffWait bounds how long frametap waits for a tunnel's (or a reverse
+// connection's) first client byte before it decides: a client that says
+// nothing for this long is not starting TLS, and its server may be one that
+// speaks first, so the bytes flow unintercepted from then on.
+var sniffWait = 2 * time.Second // a variable so that tests can shorten it
+
+// tlsRecordHandshake is the first byte of a TLS handshake record (RFC 8446
+// section 5.1, ContentType handshake(22)): a ClientHello starts with it.
+const tlsRecordHandshake = 0x16
+
+// alpnHTTP1 is the only protocol frametap offers either side: it decodes
+// HTTP/1.x, so browsers must not switch to h2 (RFC 7301).
+var alpnHTTP1 = []string{"http/1.1"}
+
+// errSwitched ends a chunk loop because c.client changed (TLS was put on
+// the client socket): copyFromClient goes on reading the new c.client.
+var errSwitched = errors.New("client connection switched to TLS")
+
+// tlsTarget is where a connection whose first byte is sniffed goes.
+type tlsTarget struct {
+	nc         net.Conn // the upstream already dialed (regular mode dials before its 200); nil: dial addr
+	addr       string   // upstream host:port
+	host       string   // the name of a leaf certificate when the client sends no SNI
+	tls        bool     // speak TLS to the upstream
+	serverName string   // the upstream's name to verify; "" means the client's SNI, else host
+}
+
+// hostOnly returns the host of host:port, without IPv6 brackets.
+func hostOnly(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return strings.Trim(addr, "[]")
+}
+
+// intercept terminates the client's TLS, whose first bytes are first: it
+// answers as the server with a leaf certificate from the CA for the SNI (or
+// tg.host), and within that handshake, once the SNI is known, connects to
+// the upstream (with TLS when tg.tls). On success c.client is the TLS
+// session and the upstream is attached: it returns errSwitched. An
+// upstream that cannot be reached or verified is answered 502 inside the
+// client's TLS session.
+func (c *conn) intercept(first []byte, tg tlsTarget) error {
+	ctx, cancel := context.WithTimeout(c.p.ctx, 2*c.p.cfg.DialTimeout)
+	defer cancel()
+	pending := tg.nc // owned here until connectUpstream takes it
+	var up net.Conn
+	var upErr error
+	srv := tls.Server(&prefixConn{Conn: c.raw, prefix: bytes.Clone(first)}, &tls.Config{
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			pending = nil
+			up, upErr = c.connectUpstream(ctx, tg, hello.ServerName)
+			name := hello.ServerName
+			if name == "" {
+				name = tg.host
+			}
+			cert, err := c.p.cfg.CA.Leaf(name)
+			if err != nil {
+				return nil, err
+			}
+			return &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: alpnHTTP1}, nil
+		},
+	})
+	if err := srv.HandshakeContext(ctx); err != nil {
+		for _, nc := range []net.Conn{pending, up} {
+			if nc != nil {
+				nc.Close()
+			}
+		}
+		err = clientHandshakeError(err)
+		c.mu.Lock()
+		c.errorEvent("client", err)
+		c.flush()
+		c.mu.Unlock()
+		return err
+	}
+	cs := srv.ConnectionState()
+	c.mu.Lock()
+	c.now = time.Now()
+	ev := c.event(capture.KindTLS)
+	ev.Side = decode.Client.String()
+	setTLSState(ev, cs)
+	c.add(ev)
+	c.flush()
+	c.client = srv
+	c.tls = true
+	c.mu.Unlock()
+	if upErr != nil {
+		c.refuse(upErr)
+		return errAnswered
+	}
+	c.attach(up, tg.addr)
+	return errSwitched
+}
+
+// connectUpstream dials tg (unless it was dialed already) and, when tg.tls,
+// does the TLS handshake, naming the server tg.serverName, else sni, else
+// tg.host.
+func (c *conn) connectUpstream(ctx context.Context, tg tlsTarget, sni string) (net.Conn, error) {
+	nc := tg.nc
+	if nc == nil {
+		var err error
+		if nc, err = c.dial(tg.addr); err != nil {
+			return nil, err
+		}
+	}
+	if !tg.tls {
+		return nc, nil
+	}
+	name := tg.serverName
+	if name == "" {
+		name = sni
+	}
+	if name == "" {
+		name = tg.host
+	}
+	return c.handshakeUpstream(ctx, nc, tg.addr, name)
+}
+
+// handshakeUpstream puts TLS on nc as a client of name, verifying the
+// server's certificate against Config.UpstreamRoots unless Config.Insecure,
+// and records the server side's tls event.
+func (c *conn) handshakeUpstream(ctx context.Context, nc net.Conn, addr, name string) (*tls.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.p.cfg.DialTimeout)
+	defer cancel()
+	cfg := &tls.Config{ServerName: name, RootCAs: c.p.cfg.UpstreamRoots, NextProtos: alpnHTTP1}
+	verified := true
+	if c.p.cfg.Insecure {
+		// Skip the check but still say in the event whether it passed.
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			verified = verifyPeer(cs, c.p.cfg.UpstreamRoots, name) == nil
+			return nil
+		}
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		hint := ""
+		if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+			hint = " (trust its CA with --upstream-ca FILE, or skip the check with -k)"
+		}
+		return nil, fmt.Errorf("TLS with upstream %s as %q: %w%s", addr, name, err, hint)
+	}
+	cs := tc.ConnectionState()
+	c.mu.Lock()
+	c.now = time.Now()
+	ev := c.event(capture.KindTLS)
+	ev.Side = decode.Server.String()
+	setTLSState(ev, cs)
+	ev.SNI = name
+	if len(cs.PeerCertificates) > 0 {
+		ev.Subject = cs.PeerCertificates[0].Subject.String()
+		ev.Issuer = cs.PeerCertificates[0].Issuer.String()
+	}
+	ev.Verified = verified
+	c.add(ev)
+	c.flush()
+	c.mu.Unlock()
+	return tc, nil
+}
+
+// verifyPeer verifies a server's chain as crypto/tls would.
+func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, name string) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("no certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, ic := range cs.PeerCertificates[1:] {
+		inter.AddCert(ic)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: name, Roots: roots, Intermediates: inter})
+	return err
+}
+
+func setTLSState(ev *capture.Event, cs tls.ConnectionState) {
+	ev.SNI = cs.ServerName
+	ev.ALPN = cs.NegotiatedProtocol
+	ev.Version = tls.VersionName(cs.Version)
+	ev.Cipher = tls.CipherSuiteName(cs.CipherSuite)
+}
+
+// clientHandshakeError explains a failed handshake with the client. A
+// client that does not trust frametap's CA (or pins its server's
+// certificate) ends the handshake with an alert (RFC 8446 section 6.2):
+// bad_certificate, unknown_ca, certificate_unknown.
+func clientHandshakeError(err error) error {
+	msg := err.Error()
+	rejected := false
+	for _, alert := range []string{"bad certificate", "unknown certificate authority", "certificate unknown",
+		"unsupported certificate", "certificate expired", "certificate revoked", "access denied"} {
+		rejected = rejected || strings.Contains(msg, alert)
+	}
+	if rejected {
+		return fmt.Errorf("the client rejected frametap's certificate: %w; trust frametap's CA (run `frametap ca` to see how) or exempt the host with --ignore-hosts", err)
+	}
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("TLS handshake with the client: the client closed the connection (%w); if it does not trust frametap's CA, run `frametap ca` to see how, or exempt the host with --ignore-hosts", err)
+	}
+	return fmt.Errorf("TLS handshake with the client: %w", err)
+}
+
+// prefixConn is a net.Conn whose first reads return prefix, bytes already
+// read off Conn while sniffing.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (pc *prefixConn) Read(b []byte) (int, error) {
+	if len(pc.prefix) > 0 {
+		n := copy(b, pc.prefix)
+		pc.prefix = pc.prefix[n:]
+		return n, nil
+	}
+	return pc.Conn.Read(b)
+}
+
+// CloseWrite half-closes the underlying connection where it can.
+func (pc *prefixConn) CloseWrite() error {
+	closeWrite(pc.Conn)
+	return nil
+}
