@@ -66,8 +66,8 @@ func (s *Store) add(ev *capture.Event) {
 	if s.total-s.base > s.max {
 		s.base = s.total - s.max
 	}
+	s.totalA.Store(int64(s.total)) // under mu: two adds must not publish out of order
 	s.mu.Unlock()
-	s.totalA.Store(int64(s.total))
 }
 
 // AddOwned appends ev without copying it: the caller gives it up (the

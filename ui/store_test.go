@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"sync"
 	"testing"
 
 	"github.com/frametap/frametap/capture"
@@ -54,5 +55,26 @@ func TestStoreDropsOldest(t *testing.T) {
 	st.Add(&capture.Event{Kind: capture.KindError, Conn: 5})
 	if evs, first := s.Since(0); first != 5 || len(evs) != 1 || evs[0].Conn != 5 {
 		t.Errorf("after Clear: first %d, %d events", first, len(evs))
+	}
+}
+
+// Streams of different connections add concurrently (found by the race
+// detector in the tmux end-to-end run: Total was published outside the lock).
+func TestStoreConcurrentAdds(t *testing.T) {
+	s := NewStore(100)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := s.Stream()
+			for i := range 200 {
+				st.Add(&capture.Event{Kind: capture.KindFrame, Conn: uint64(g + 1), Seq: i})
+			}
+		}()
+	}
+	wg.Wait()
+	if s.Total() != 1600 || s.Base() != 1500 {
+		t.Errorf("Total %d Base %d, want 1600 and 1500", s.Total(), s.Base())
 	}
 }
