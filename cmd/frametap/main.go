@@ -106,7 +106,7 @@ func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.Fl
 	fs.StringVar(&o.listenHost, "listen-host", "", "host to listen on, as mitmproxy's --listen-host (port from -p, default 8080)")
 	fs.IntVar(&o.port, "p", 0, "port to listen on, as mitmproxy's -p (host from --listen-host, default 127.0.0.1)")
 	fs.IntVar(&o.port, "listen-port", 0, "same as -p")
-	fs.StringVar(&o.mode, "mode", "regular", "regular (an HTTP proxy with CONNECT) or reverse:http://host:port")
+	fs.StringVar(&o.mode, "mode", "regular", "regular (an HTTP proxy with CONNECT) or reverse:http://host:port (also https://, ws://, wss://)")
 	fs.StringVar(&o.write, "w", "", "append every event to `FILE` as JSON Lines (the capture log)")
 	fs.BoolVar(&o.headless, "headless", false, "print one line per event to stdout instead of the dashboard")
 	fs.StringVar(&o.maxBody, "max-body", "1MiB", "HTTP body bytes kept per message in events (k, KiB, M, MiB suffixes)")
