@@ -97,9 +97,9 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		case e.Op == "close":
 			dst = appendIntField(dst, "code", int64(e.Code))
 			dst = appendStringField(dst, "reason", e.Reason)
-		case e.Op == "text" && utf8.Valid(e.Payload):
+		case e.Op == "text" && utf8.Valid(keptText(e.Payload, e.Truncated)):
 			dst = append(dst, `,"text":"`...)
-			dst = appendEscaped(dst, e.Payload)
+			dst = appendEscaped(dst, keptText(e.Payload, e.Truncated))
 			dst = append(dst, '"')
 		default:
 			dst = append(dst, `,"data":"`...)
@@ -118,6 +118,26 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	return append(dst, "}\n"...)
 }
 
+// keptText is what of a kept body or payload can be written as text: when
+// the limit cut it inside a UTF-8 sequence, the incomplete sequence at the
+// end is left out (at most 3 bytes of a prefix that is cut anyway), so that
+// text cut at --max-body or --max-message still reads as text rather than
+// turning into base64. Nothing but an incomplete sequence stays as it is.
+func keptText(p []byte, truncated bool) []byte {
+	if !truncated {
+		return p
+	}
+	for i := 1; i <= utf8.UTFMax-1 && i <= len(p); i++ {
+		if utf8.RuneStart(p[len(p)-i]) {
+			if !utf8.FullRune(p[len(p)-i:]) && i < len(p) {
+				return p[:len(p)-i]
+			}
+			break
+		}
+	}
+	return p
+}
+
 // appendExchange appends the fields requests and responses share, from
 // "server" to "truncated".
 func (e *Event) appendExchange(dst []byte) []byte {
@@ -132,9 +152,9 @@ func (e *Event) appendExchange(dst []byte) []byte {
 	}
 	dst = appendIntField(dst, "body_len", e.BodyLen)
 	if len(e.Body) > 0 {
-		if utf8.Valid(e.Body) {
+		if text := keptText(e.Body, e.Truncated); utf8.Valid(text) {
 			dst = append(dst, `,"body":"`...)
-			dst = appendEscaped(dst, e.Body)
+			dst = appendEscaped(dst, text)
 		} else {
 			dst = append(dst, `,"body_b64":"`...)
 			dst = base64.StdEncoding.AppendEncode(dst, e.Body)
