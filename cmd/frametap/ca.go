@@ -79,7 +79,8 @@ func (o tlsOptions) load(stderr io.Writer) (tlsConfig, error) {
 		tc.roots = roots
 	}
 	if len(o.ignoreHosts) > 0 {
-		re, err := regexp.Compile("(?:" + strings.Join(o.ignoreHosts, ")|(?:") + ")")
+		// Host names are case-insensitive: so is the match, as in mitmproxy.
+		re, err := regexp.Compile("(?i)(?:" + strings.Join(o.ignoreHosts, ")|(?:") + ")")
 		if err != nil {
 			return tc, fmt.Errorf("--ignore-hosts: %w", err)
 		}
@@ -135,6 +136,7 @@ func caInstructions(ca *certs.CA) string {
 Trust it where you want TLS intercepted (only on machines you control):
 
   Chrome/Chromium on Linux (NSS database of your user):
+    mkdir -p $HOME/.pki/nssdb && certutil -d sql:$HOME/.pki/nssdb -N --empty-password   # only if it does not exist yet
     certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n frametap -i %s
     (certutil is in libnss3-tools; restart the browser)
 

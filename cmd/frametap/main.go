@@ -150,7 +150,7 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 	}
 	var allowUp *regexp.Regexp
 	if len(o.allowUp) > 0 {
-		if allowUp, err = regexp.Compile("(?:" + strings.Join(o.allowUp, ")|(?:") + ")"); err != nil {
+		if allowUp, err = regexp.Compile("(?i)(?:" + strings.Join(o.allowUp, ")|(?:") + ")"); err != nil {
 			return fmt.Errorf("--allow-upstream: %w", err)
 		}
 	}

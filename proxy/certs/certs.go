@@ -111,14 +111,17 @@ func LoadOrCreate(dir string) (*CA, error) {
 	}
 	ca.Dir, ca.CertPath = dir, filepath.Join(dir, CertFile)
 	// The public files are derived from the key file: write them when
-	// missing (a user may have deleted one), never touch the key.
+	// missing (a user may have deleted one) or when they hold another
+	// certificate (the user moved a broken key away, as the error says, and
+	// a new CA was made): handing out a certificate that does not match the
+	// key would make every intercepted site fail. The key is never touched.
 	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
 	for _, f := range []struct {
 		name string
 		data []byte
 	}{{CertFile, pemCert}, {CertDERFile, ca.Cert.Raw}} {
 		p := filepath.Join(dir, f.name)
-		if exists(p) {
+		if have, err := os.ReadFile(p); err == nil && bytes.Equal(have, f.data) {
 			continue
 		}
 		if err := os.WriteFile(p, f.data, 0o644); err != nil {

@@ -262,3 +262,36 @@ func BenchmarkLeafCached(b *testing.B) {
 		ca.Leaf("cached.test")
 	}
 }
+
+// The corrupt-key error says to move the key away to make a new CA: the
+// new CA's public files must then hold the new certificate, not the old
+// one. (Found in review.)
+func TestNewCAReplacesStaleCertFiles(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadOrCreate(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, KeyFile), filepath.Join(t.TempDir(), "moved.pem")); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := LoadOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{CertFile, CertDERFile} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if blk, _ := pem.Decode(b); blk != nil {
+			b = blk.Bytes
+		}
+		c, err := x509.ParseCertificate(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !c.Equal(ca.Cert) {
+			t.Errorf("%s holds serial %x, want the new CA's %x", name, c.SerialNumber, ca.Cert.SerialNumber)
+		}
+	}
+}
