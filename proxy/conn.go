@@ -244,13 +244,7 @@ func (c *conn) Request(r *decode.Request) {
 			ev.Server = addr
 		}
 	}
-	c.hdrs = appendHeaders(c.hdrs[:0], r.Headers)
-	c.trls = appendHeaders(c.trls[:0], r.Trailers)
-	ev.Headers, ev.Trailers = c.hdrs, c.trls
-	ev.BodyLen = r.BodyLen
-	ev.Body = r.Body
-	ev.Truncated = r.Truncated
-	c.add(ev)
+	c.addMessage(ev, r.Headers, r.Trailers, r.BodyLen, r.Body, r.Truncated)
 }
 
 func (c *conn) Response(r *decode.Response) {
@@ -260,12 +254,16 @@ func (c *conn) Response(r *decode.Response) {
 	ev.Status = r.Status
 	ev.StatusText = r.Reason
 	ev.Server = c.server
-	c.hdrs = appendHeaders(c.hdrs[:0], r.Headers)
-	c.trls = appendHeaders(c.trls[:0], r.Trailers)
+	c.addMessage(ev, r.Headers, r.Trailers, r.BodyLen, r.Body, r.Truncated)
+}
+
+// addMessage fills in what requests and responses share (RFC 9112
+// section 2.1: fields and a body) and records the event.
+func (c *conn) addMessage(ev *capture.Event, headers, trailers []decode.Header, bodyLen int64, body []byte, truncated bool) {
+	c.hdrs = appendHeaders(c.hdrs[:0], headers)
+	c.trls = appendHeaders(c.trls[:0], trailers)
 	ev.Headers, ev.Trailers = c.hdrs, c.trls
-	ev.BodyLen = r.BodyLen
-	ev.Body = r.Body
-	ev.Truncated = r.Truncated
+	ev.BodyLen, ev.Body, ev.Truncated = bodyLen, body, truncated
 	c.add(ev)
 }
 
