@@ -186,9 +186,11 @@ func (e *Event) AppendText(dst []byte) []byte {
 				dst = appendQuotedPreview(dst, []byte(e.Reason))
 			}
 		case len(e.Payload) == 0:
-		case e.Op == "text" && utf8.Valid(e.Payload):
+		case (e.Op == "text" || e.Op == "ping" || e.Op == "pong") && utf8.Valid(keptText(e.Payload, e.Truncated)):
+			// Pings and pongs mostly carry text ("are you there?"); quote
+			// them like text. Binary ones, and binary messages, show hex.
 			dst = append(dst, ' ')
-			dst = appendQuotedPreview(dst, e.Payload)
+			dst = appendQuotedPreview(dst, keptText(e.Payload, e.Truncated))
 		default:
 			dst = append(dst, " hex:"...)
 			dst = appendHexPreview(dst, e.Payload)

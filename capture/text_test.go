@@ -129,3 +129,19 @@ func TestTextGolden(t *testing.T) {
 		t.Errorf("text of the example capture:\ngot\n%s\nwant\n%s", got, want)
 	}
 }
+
+// Pings and pongs carrying text read as text; binary ones as hex.
+func TestTextControlPayloads(t *testing.T) {
+	for _, tc := range []struct {
+		payload []byte
+		want    string
+	}{
+		{[]byte("are you there?"), `"are you there?"`},
+		{[]byte{0xde, 0xad, 0xbe, 0xef}, "hex:deadbeef"},
+	} {
+		ev := &Event{Kind: KindMessage, Conn: 1, Time: t0, From: "client", Op: "ping", Frames: 1, Len: int64(len(tc.payload)), WireLen: int64(len(tc.payload)), Payload: tc.payload}
+		if got := string(ev.AppendText(nil)); !strings.Contains(got, tc.want) {
+			t.Errorf("AppendText(ping %x) = %q, want it to contain %s", tc.payload, got, tc.want)
+		}
+	}
+}
