@@ -51,15 +51,43 @@ func rel(t, start time.Time) string {
 }
 
 // arrow is the direction of an event: → client to server, ← server to
-// client, · frametap's own (open, upgrade, close).
+// client, · frametap's own (open, upgrade, close). A tls event points from
+// the side whose handshake it records: → the client's, ← the server's.
 func arrow(ev *capture.Event) string {
 	switch {
-	case ev.Kind == capture.KindRequest || ev.From == "client":
+	case ev.Kind == capture.KindRequest || ev.From == "client" || ev.Kind == capture.KindTLS && ev.Side == "client":
 		return "→"
-	case ev.Kind == capture.KindResponse || ev.From == "server":
+	case ev.Kind == capture.KindResponse || ev.From == "server" || ev.Kind == capture.KindTLS && ev.Side == "server":
 		return "←"
 	}
 	return "·"
+}
+
+// tlsParts describes a tls event in two parts, the timeline's WHAT and
+// PREVIEW: "TLS client: SNI x" and "TLS 1.3, http/1.1, cipher", or
+// "TLS server: CN=x" and "issuer CN=y, verified" (or NOT VERIFIED).
+func tlsParts(ev *capture.Event) (head, rest string) {
+	or := func(s, none string) string {
+		if s == "" {
+			return none
+		}
+		return s
+	}
+	params := or(ev.Version, "TLS ?") + ", " + or(ev.ALPN, "no ALPN") + ", " + or(ev.Cipher, "cipher ?")
+	if ev.Side != "server" {
+		return "TLS client: SNI " + or(ev.SNI, "(none)"), params
+	}
+	v := "verified"
+	if !ev.Verified {
+		v = "NOT VERIFIED"
+	}
+	return "TLS server: " + or(ev.Subject, "(no subject)"), "issuer " + or(ev.Issuer, "(none)") + ", " + v + ", " + params
+}
+
+// unverified reports whether ev is the tls event of an upstream certificate
+// that was not verified (-k).
+func unverified(ev *capture.Event) bool {
+	return ev.Kind == capture.KindTLS && ev.Side == "server" && !ev.Verified
 }
 
 // what says what an event is, in the timeline's words: GET /path,
@@ -119,6 +147,9 @@ func what(ev *capture.Event) string {
 		return s
 	case capture.KindError:
 		return "ERROR " + ev.Msg
+	case capture.KindTLS:
+		head, rest := tlsParts(ev)
+		return head + ", " + rest
 	case capture.KindClose:
 		s := "CLOSED ↑" + size(ev.BytesFromClient) + " ↓" + size(ev.BytesFromServer)
 		if ev.Err != "" {
@@ -164,6 +195,9 @@ func preview(ev *capture.Event) string {
 			return "accept ok"
 		}
 		return "accept MISMATCH"
+	case capture.KindTLS:
+		_, rest := tlsParts(ev)
+		return rest
 	default:
 		return ""
 	}
@@ -264,7 +298,7 @@ func detail(ev *capture.Event, frames []*capture.Event, pair *capture.Event, sta
 	var sb strings.Builder
 	col := "white"
 	switch {
-	case ev.Kind == capture.KindError:
+	case ev.Kind == capture.KindError || unverified(ev):
 		col = "red"
 	case arrow(ev) == "→":
 		col = "green"
@@ -335,13 +369,64 @@ func detail(ev *capture.Event, frames []*capture.Event, pair *capture.Event, sta
 		}
 	case capture.KindError:
 		fmt.Fprintf(&sb, "\n[red]%s[-]\n", tview.Escape(ev.Msg))
-		if ev.From != "" {
-			fmt.Fprintf(&sb, "in the bytes the %s sent\n", ev.From)
+		if w := errorWhere(ev); w != "" {
+			sb.WriteString(w + "\n")
 		}
+	case capture.KindTLS:
+		writeTLS(&sb, ev)
 	case capture.KindFrame:
 		fmt.Fprintf(&sb, "FIN %v RSV %d opcode %d masked %v len %d\n", ev.Fin, ev.RSV, ev.Opcode, ev.Masked, ev.Len)
 	}
 	return sb.String()
+}
+
+// errorWhere says where an error event arose. frametap records its own
+// failures with a side too: a dial or a TLS handshake with the upstream
+// ("server"), a TLS handshake the client refused ("client"); those are not
+// in anybody's bytes. They are told apart by the proxy's wording.
+func errorWhere(ev *capture.Event) string {
+	m := strings.ToLower(ev.Msg)
+	switch {
+	case ev.From == "server" && strings.Contains(m, "upstream"):
+		return "frametap could not connect to the server: the dial, the TLS handshake or the server's certificate failed (no bytes from the server were decoded)"
+	case ev.From == "client" && (strings.Contains(m, "tls handshake with the client") || strings.Contains(m, "frametap's certificate")):
+		return "in the TLS handshake between the client and frametap"
+	case ev.From != "":
+		return "in the bytes the " + ev.From + " sent"
+	}
+	return ""
+}
+
+// writeTLS lists every field of a tls event (docs/capture-format.md).
+func writeTLS(sb *strings.Builder, ev *capture.Event) {
+	side := "frametap was the client's server, with a certificate its CA signed"
+	if ev.Side == "server" {
+		side = "frametap dialed the upstream as a TLS client"
+	}
+	na := func(s string) string {
+		if ev.Side != "server" {
+			return "[gray](n/a: frametap's own certificate)[-]"
+		}
+		return tview.Escape(s)
+	}
+	verified := "[green]yes[-] (against the trusted roots)"
+	switch {
+	case ev.Side != "server":
+		verified = na("")
+	case !ev.Verified:
+		verified = "[white:red]NOT VERIFIED[-:-] (-k / --ssl-insecure): anyone on the path could impersonate this server"
+	}
+	fmt.Fprintf(sb, "\nside      %s\nsni       %s\nalpn      %s\nversion   %s\ncipher    %s\nsubject   %s\nissuer    %s\nverified  %s\n",
+		tview.Escape(ev.Side+" ("+side+")"), tview.Escape(quoteEmpty(ev.SNI)), tview.Escape(quoteEmpty(ev.ALPN)),
+		tview.Escape(ev.Version), tview.Escape(ev.Cipher), na(ev.Subject), na(ev.Issuer), verified)
+}
+
+// quoteEmpty shows "" for an empty field, so that "none sent" is visible.
+func quoteEmpty(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return s
 }
 
 func writeHeaders(sb *strings.Builder, hs []capture.Header) {

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -26,9 +27,12 @@ type conn struct {
 	client string
 	host   string
 	mode   string
-	scheme string // "http", or "ws" once upgraded
+	scheme string // "http" or "https", then "ws" or "wss" once upgraded
 	state  string
 	ws     bool // carried WebSocket (state may be closed since)
+	tls    bool // frametap terminated TLS on it: the exchanges inside are https/wss
+
+	unverified bool // a tls event said the upstream certificate was not verified (-k)
 
 	opened, last time.Time
 
@@ -97,6 +101,9 @@ func (s *state) apply(i int, ev *capture.Event) {
 			c.host = ev.Server
 		}
 	case capture.KindRequest:
+		if ev.Scheme == "https" {
+			c.intercepted()
+		}
 		if ev.Method != "CONNECT" {
 			c.requests++ // the CONNECT is the tunnel's, not an exchange with the server
 		}
@@ -126,8 +133,19 @@ func (s *state) apply(i int, ev *capture.Event) {
 		}
 		c.connClose = c.connClose || hasToken(ev.Headers, "Connection", "close")
 	case capture.KindUpgrade:
+		if ev.Scheme == "wss" {
+			c.tls = true
+		}
 		if strings.EqualFold(ev.Protocol, "websocket") && c.state != stateClosed {
 			c.state, c.scheme, c.ws = stateWebSocket, "ws", true
+			if c.tls {
+				c.scheme = "wss"
+			}
+		}
+	case capture.KindTLS:
+		c.intercepted()
+		if ev.Side == "server" && !ev.Verified {
+			c.unverified = true
 		}
 	case capture.KindFrame:
 		h := frameHeaderLen(ev.Len, ev.Masked)
@@ -169,6 +187,22 @@ func (s *state) apply(i int, ev *capture.Event) {
 	}
 }
 
+// intercepted records that frametap terminated TLS on c: its scheme
+// becomes https (wss once upgraded), and a CONNECT tunnel is no longer
+// opaque bytes: its state follows the exchanges decoded inside.
+func (c *conn) intercepted() {
+	c.tls = true
+	switch {
+	case c.ws:
+		c.scheme = "wss"
+	default:
+		c.scheme = "https"
+	}
+	if c.state == stateTunnel {
+		c.state = stateHTTP
+	}
+}
+
 // count adds an estimate of bytes on the wire until the close event gives
 // the exact figures.
 func (c *conn) count(up bool, n int64) {
@@ -182,23 +216,38 @@ func (c *conn) count(up bool, n int64) {
 	}
 }
 
-// trim forgets the indices of events the store no longer holds.
+// trim forgets the indices of events the store no longer holds, and the
+// closed connections none of whose events it holds: the model then keeps
+// the open connections and at most one closed connection per event held,
+// so it is bounded as the store is (--ui-events), and so is the work of a
+// refresh, which walks the connections.
 func (s *state) trim(base int) {
+	kept := s.conns[:0]
 	for _, c := range s.conns {
 		c.all = trimBelow(c.all, base)
 		c.rows = trimBelow(c.rows, base)
+		if c.state == stateClosed && len(c.all) == 0 {
+			delete(s.byID, c.id)
+			continue
+		}
+		kept = append(kept, c)
 	}
+	clear(s.conns[len(kept):])
+	s.conns = kept
 }
 
+// trimBelow drops the indices below base from the sorted xs. It reslices
+// rather than copies: appends reallocate as xs grows, which frees the
+// dropped prefix, so the work is amortised O(1) per index.
 func trimBelow(xs []int, base int) []int {
 	if len(xs) == 0 || xs[0] >= base {
 		return xs
 	}
-	n := 0
-	for n < len(xs) && xs[n] < base {
-		n++
+	n := sort.SearchInts(xs, base)
+	if n == len(xs) {
+		return nil
 	}
-	return append(xs[:0:0], xs[n:]...)
+	return xs[n:]
 }
 
 // clear forgets the closed connections and every event; connections still
@@ -421,6 +470,8 @@ func eventText(ev *capture.Event) string {
 		b.WriteString(ev.Msg)
 	case capture.KindOpen:
 		b.WriteString(ev.Client + " " + ev.Server)
+	case capture.KindTLS:
+		b.WriteString(ev.Side + " " + ev.SNI + " " + ev.ALPN + " " + ev.Version + " " + ev.Cipher + " " + ev.Subject + " " + ev.Issuer)
 	}
 	return b.String()
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/frametap/frametap/capture"
 )
@@ -12,6 +13,11 @@ const (
 	// DefaultMaxEvents is how many events the dashboard holds when
 	// --ui-events is not given.
 	DefaultMaxEvents = 200_000
+	// DefaultMaxBytes is about how much memory the events a Store holds may
+	// take (bodies, payloads, headers and the events themselves) before
+	// the oldest are dropped, however few they are: 200,000 events with
+	// 64 KiB bodies would otherwise be 12 GiB.
+	DefaultMaxBytes = 256 << 20
 	// MaxKeep is how many bytes of each body and message payload the
 	// dashboard keeps in memory; the capture file has the rest.
 	MaxKeep = 64 << 10
@@ -20,8 +26,9 @@ const (
 // Store is the dashboard's memory of events: a capture.Output whose streams
 // copy each event (bounding bodies and payloads to MaxKeep bytes) and append
 // it under a short lock of the store's own, so the relay never waits on the
-// screen. It holds at most its capacity; past that the oldest events are
-// dropped, and Dropped says how many.
+// screen. It holds at most its capacity in events and about its byte budget
+// in memory (see eventSize); past either the oldest events are dropped, and
+// Dropped says how many. The newest event is always held.
 //
 // Events are addressed by their absolute index, counted from the first
 // event the store ever took: the events held are those from Base to
@@ -29,45 +36,91 @@ const (
 //
 // Store is safe for concurrent use.
 type Store struct {
-	max int
+	max      int
+	maxBytes int64
 
 	mu    sync.RWMutex
 	ring  []*capture.Event // event i is ring[i%max] for Base() <= i < Total()
 	base  int              // absolute index of the oldest event held
 	total int              // absolute index of the next event
+	bytes int64            // eventSize of the events held
 
 	totalA atomic.Int64 // mirrors total for lock-free polling by the pump
 }
 
-// NewStore returns a Store holding at most max events; max <= 0 means
-// DefaultMaxEvents.
-func NewStore(max int) *Store {
-	if max <= 0 {
-		max = DefaultMaxEvents
+// NewStore returns a Store holding at most max events and DefaultMaxBytes;
+// max <= 0 means DefaultMaxEvents.
+func NewStore(max int) *Store { return NewStoreSize(max, 0) }
+
+// NewStoreSize returns a Store holding at most maxEvents events and about
+// maxBytes bytes of them; maxEvents <= 0 means DefaultMaxEvents and
+// maxBytes <= 0 DefaultMaxBytes.
+func NewStoreSize(maxEvents int, maxBytes int64) *Store {
+	if maxEvents <= 0 {
+		maxEvents = DefaultMaxEvents
 	}
-	return &Store{max: max}
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	return &Store{max: maxEvents, maxBytes: maxBytes}
 }
 
 // Stream returns a sink for one connection's events.
 func (s *Store) Stream() capture.Stream { return storeStream{s} }
 
-// Max returns the store's capacity.
+// Max returns the store's capacity in events.
 func (s *Store) Max() int { return s.max }
+
+// MaxBytes returns the store's byte budget.
+func (s *Store) MaxBytes() int64 { return s.maxBytes }
 
 // add appends ev, which the store now owns.
 func (s *Store) add(ev *capture.Event) {
+	n := eventSize(ev)
 	s.mu.Lock()
+	if s.total-s.base == s.max {
+		s.drop() // its slot is the one ev takes
+	}
 	if len(s.ring) < s.max {
 		s.ring = append(s.ring, ev)
 	} else {
 		s.ring[s.total%s.max] = ev
 	}
 	s.total++
-	if s.total-s.base > s.max {
-		s.base = s.total - s.max
+	s.bytes += n
+	for s.bytes > s.maxBytes && s.total-s.base > 1 {
+		s.drop()
 	}
 	s.totalA.Store(int64(s.total)) // under mu: two adds must not publish out of order
 	s.mu.Unlock()
+}
+
+// drop lets the oldest event held go. Callers hold mu.
+func (s *Store) drop() {
+	k := s.base % s.max
+	s.bytes -= eventSize(s.ring[k])
+	s.ring[k] = nil
+	s.base++
+}
+
+// eventOverhead is what an event costs besides its variable parts.
+const eventOverhead = int64(unsafe.Sizeof(capture.Event{})) + 16
+
+// eventSize estimates the memory ev holds: the event, its body, payload,
+// header fields and the longer strings. It must not change while ev is
+// held (events in the store are immutable).
+func eventSize(ev *capture.Event) int64 {
+	if ev == nil {
+		return 0
+	}
+	n := eventOverhead + int64(cap(ev.Body)+cap(ev.Payload))
+	for _, hs := range [][]capture.Header{ev.Headers, ev.Trailers} {
+		n += int64(cap(hs)) * int64(unsafe.Sizeof(capture.Header{}))
+		for _, h := range hs {
+			n += int64(len(h[0]) + len(h[1]))
+		}
+	}
+	return n + int64(len(ev.Target)+len(ev.Msg)+len(ev.Err)+len(ev.Reason)+len(ev.StatusText))
 }
 
 // AddOwned appends ev without copying it: the caller gives it up (the
@@ -119,6 +172,7 @@ func (s *Store) Since(from int) (evs []*capture.Event, first int) {
 func (s *Store) Clear() {
 	s.mu.Lock()
 	s.base = s.total
+	s.bytes = 0
 	clear(s.ring) // let the GC have them; ring[i%max] addressing stays
 	s.mu.Unlock()
 }

@@ -44,6 +44,9 @@ type Config struct {
 	// Interval is the least time between two redraws. If zero, 33ms
 	// (about 30 redraws a second at most).
 	Interval time.Duration
+	// Insecure says upstream certificates are not verified (-k): the
+	// status line then says so in red, for as long as the dashboard runs.
+	Insecure bool
 }
 
 // Panes, in Tab order.
@@ -79,7 +82,6 @@ type UI struct {
 	tlView    []int   // absolute indices of its rows the filter lets through
 	tlScanned int     // how many of tlConn.rows tlView has looked at
 	base      int     // the store's Base when last trimmed
-	missed    int     // events dropped by the store before they were applied
 	pane      int
 	follow    bool
 	paused    bool
@@ -95,6 +97,9 @@ type UI struct {
 	quit     chan struct{}
 	quitOnce sync.Once
 	pumpDone chan struct{}
+	started  chan struct{} // closed at the application's first draw
+	runDone  chan struct{} // closed when app.Run has returned
+	onceDraw sync.Once
 }
 
 // sample is the cumulative counters at one moment, for the rates.
@@ -116,6 +121,8 @@ func New(cfg Config, st *Store) *UI {
 		follow:   true,
 		quit:     make(chan struct{}),
 		pumpDone: make(chan struct{}),
+		started:  make(chan struct{}),
+		runDone:  make(chan struct{}),
 	}
 	u.build()
 	u.refresh()
@@ -176,6 +183,7 @@ func (u *UI) build() {
 		AddPage("main", u.layout, true, true).
 		AddPage("help", helpBox, true, false)
 	u.app.SetRoot(u.pages, true).SetInputCapture(u.onKey)
+	u.app.SetAfterDrawFunc(func(tcell.Screen) { u.onceDraw.Do(func() { close(u.started) }) })
 	u.setPane(paneConns)
 }
 
@@ -299,11 +307,11 @@ func (u *UI) Quit() {
 	u.quitOnce.Do(func() { close(u.quit) })
 }
 
-// Run shows the dashboard until the user quits or ctx is done.
+// Run shows the dashboard until the user quits or ctx is done. It returns
+// app.Run's error when the terminal fails, at the start or later.
 func (u *UI) Run(ctx context.Context) error {
 	go u.pump()
-	runDone := make(chan struct{})
-	defer close(runDone)
+	runDone := u.runDone
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -323,21 +331,33 @@ func (u *UI) Run(ctx context.Context) error {
 		}
 	}()
 	err := u.app.Run()
+	close(u.runDone) // the pump stops waiting for updates no one will run
 	u.Quit()
 	<-u.pumpDone
 	return err
 }
 
 // pump asks for a refresh at most every Interval, when the store took new
-// events or something else changed, and once a second for the clocks.
+// events or something else changed, and once a second for the clocks. It
+// starts once the application has drawn (app.Run may fail before) and
+// stops on Quit or when app.Run returns.
 func (u *UI) pump() {
 	defer close(u.pumpDone)
+	select {
+	case <-u.started:
+	case <-u.quit:
+		return
+	case <-u.runDone:
+		return
+	}
 	t := time.NewTicker(u.cfg.Interval)
 	defer t.Stop()
 	var last time.Time
 	for {
 		select {
 		case <-u.quit:
+			return
+		case <-u.runDone:
 			return
 		case <-t.C:
 		}
@@ -346,7 +366,30 @@ func (u *UI) pump() {
 			continue
 		}
 		last = time.Now()
+		if !u.queueRefresh() {
+			return
+		}
+	}
+}
+
+// queueRefresh runs refresh on the UI goroutine and redraws. tview's
+// QueueUpdateDraw waits until the event loop has run the update, and
+// forever once app.Run has returned by itself (the terminal went away), so
+// the call waits in a goroutine of its own and queueRefresh gives up when
+// app.Run returns; it reports whether the refresh ran. It does not give up
+// on Quit: while the application runs the update will run, and Run stops
+// the application only after the pump has returned.
+func (u *UI) queueRefresh() bool {
+	done := make(chan struct{})
+	go func() {
 		u.app.QueueUpdateDraw(u.refresh)
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-u.runDone:
+		return false
 	}
 }
 
@@ -361,7 +404,6 @@ func (u *UI) refresh() {
 	u.seen.Store(int64(u.store.Total()))
 	if !u.paused {
 		evs, first := u.store.Since(u.st.applied)
-		u.missed += first - u.st.applied
 		for k, ev := range evs {
 			u.st.apply(first+k, ev)
 		}
@@ -510,7 +552,7 @@ func (u *UI) rowSelected(row int) {
 	i := u.tlView[row-1]
 	ev := u.store.At(i)
 	if ev == nil {
-		u.detail.SetText("[gray](dropped from memory: only in the capture file)[-]")
+		u.detail.SetText("[gray](" + u.droppedWhere() + ")[-]")
 		return
 	}
 	var frames []*capture.Event
@@ -720,12 +762,24 @@ func (u *UI) paintSummary() {
 	u.summary.SetText(strings.Join(lines, "\n"))
 }
 
+// droppedWhere says where an event the store dropped can still be found.
+func (u *UI) droppedWhere() string {
+	if u.cfg.CaptureFile != "" || u.cfg.ReadOnly {
+		return "dropped from memory: only in the capture file"
+	}
+	return "dropped from memory: no capture file"
+}
+
 func (u *UI) paintStatus() {
 	var parts []string
 	if u.cfg.ReadOnly {
 		parts = append(parts, "[::b]frametap view[::-] "+tview.Escape(u.cfg.Source), fmt.Sprintf("%d events", u.store.Total()), "read-only")
 	} else {
 		parts = append(parts, "[::b]frametap[::-] "+tview.Escape(u.cfg.Listen)+" "+u.cfg.Mode)
+		if u.cfg.Insecure {
+			// First, so that a narrow terminal does not cut it off.
+			parts[0] = "[white:red::b]UPSTREAM CERTS NOT VERIFIED (-k)[-:-:-] · " + parts[0]
+		}
 		if u.cfg.CaptureFile != "" {
 			parts = append(parts, fmt.Sprintf("capture %s: %d events", tview.Escape(u.cfg.CaptureFile), u.store.Total()))
 		} else {
@@ -733,7 +787,11 @@ func (u *UI) paintStatus() {
 		}
 	}
 	parts = append(parts, fmt.Sprintf("conns %d open / %d", u.st.open, len(u.st.conns)))
-	if !u.cfg.ReadOnly {
+	switch {
+	case u.cfg.ReadOnly:
+	case u.paused:
+		parts = append(parts, "rates paused")
+	default:
 		m, b := u.rates()
 		parts = append(parts, fmt.Sprintf("%.0f msg/s %s/s", m, size(int64(b))))
 	}
@@ -746,8 +804,14 @@ func (u *UI) paintStatus() {
 	if u.st.filter != nil {
 		parts = append(parts, "filter "+tview.Escape(u.st.filter.String()))
 	}
-	if d := u.store.Dropped() + u.missed; d > 0 && u.store.Total() > 0 {
-		parts = append(parts, fmt.Sprintf("[yellow]%d older events only in the capture file[-]", d))
+	// Dropped counts every event the store let go, whether or not the model
+	// had applied it first.
+	if d := u.store.Dropped(); d > 0 && u.store.Total() > 0 {
+		where := "only in the capture file"
+		if u.cfg.CaptureFile == "" && !u.cfg.ReadOnly {
+			where = "dropped from memory" // the status says there is no capture file
+		}
+		parts = append(parts, fmt.Sprintf("[yellow]%d older events %s[-]", d, where))
 	}
 	if n := u.getNote(); n != "" {
 		parts = append(parts, n)
@@ -808,6 +872,9 @@ func connCell(c *conn, col int, now time.Time) string {
 }
 
 func stateColor(c *conn, col int) tcell.Color {
+	if col == 3 && c.unverified {
+		return tcell.ColorRed // https with an upstream certificate not verified (-k)
+	}
 	if col != 4 {
 		if c.state == stateClosed {
 			return tcell.ColorGray
@@ -855,13 +922,13 @@ func (t timelineTable) GetCell(row, col int) *tview.TableCell {
 	ev := t.u.store.At(t.u.tlView[row-1])
 	if ev == nil {
 		if col == 2 {
-			return cell("(dropped: only in the capture file)", tcell.ColorGray)
+			return cell("("+t.u.droppedWhere()+")", tcell.ColorGray)
 		}
 		return cell("", tcell.ColorGray)
 	}
 	color := tcell.ColorWhite
 	switch {
-	case ev.Kind == capture.KindError || ev.Kind == capture.KindClose && ev.Err != "":
+	case ev.Kind == capture.KindError || ev.Kind == capture.KindClose && ev.Err != "" || unverified(ev):
 		color = tcell.ColorRed
 	case arrow(ev) == "→":
 		color = tcell.ColorGreen
@@ -876,10 +943,14 @@ func (t timelineTable) GetCell(row, col int) *tview.TableCell {
 	case 1:
 		return cell(arrow(ev), color)
 	case 2:
-		return cell(what(ev), color).SetMaxWidth(48)
+		w := what(ev)
+		if ev.Kind == capture.KindTLS {
+			w, _ = tlsParts(ev) // the rest is the preview
+		}
+		return cell(w, color).SetMaxWidth(48)
 	case 3:
 		c := cell(preview(ev), tcell.ColorSilver)
-		if ev.Kind == capture.KindError {
+		if ev.Kind == capture.KindError || unverified(ev) {
 			c.SetTextColor(tcell.ColorRed)
 		}
 		return c.SetExpansion(1)

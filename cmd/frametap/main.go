@@ -112,7 +112,7 @@ func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.Fl
 	fs.StringVar(&o.maxBody, "max-body", "1MiB", "HTTP body bytes kept per message in events (k, KiB, M, MiB suffixes)")
 	fs.StringVar(&o.maxMessage, "max-message", "16MiB", "WebSocket payload bytes kept per message in events")
 	fs.Var((*stringsFlag)(&o.allowUp), "allow-upstream", "dial only upstreams whose host:port matches `REGEX` (repeatable); others get a 502, with no name lookup")
-	fs.IntVar(&o.uiEvents, "ui-events", ui.DefaultMaxEvents, "events the dashboard holds in memory; older ones are only in the capture file")
+	fs.IntVar(&o.uiEvents, "ui-events", ui.DefaultMaxEvents, "events the dashboard holds in memory (and at most about 256 MiB of them); older ones are only in the capture file (-w), or gone without one")
 	addTLSFlags(fs, &o.tls)
 	return fs
 }
@@ -242,7 +242,7 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		if demo != nil {
 			modeName += " (demo)"
 		}
-		dash := ui.New(ui.Config{Listen: ln.Addr().String(), Mode: modeName, CaptureFile: o.write}, store)
+		dash := ui.New(ui.Config{Listen: ln.Addr().String(), Mode: modeName, CaptureFile: o.write, Insecure: tlsc.insecure}, store)
 		uiErr := make(chan error, 1)
 		go func() { uiErr <- dash.Run(ctx) }()
 		select {
