@@ -153,13 +153,30 @@ func TestShutdownRecordsOpenConnections(t *testing.T) {
 		dialWS(t, nc, srv)
 		conns = append(conns, nc)
 	}
+	// One more connection stopped in the middle of a request head.
+	half, err := net.Dial("tcp", tp.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(half, "GET /half HTTP/1.1\r\nHost: x\r\n")
+	defer half.Close()
+	time.Sleep(50 * time.Millisecond)
 	start := time.Now()
 	evs := tp.stop()
+	errs := kinds(evs, 0, capture.KindError)
+	if len(errs) == 0 {
+		t.Error("the request head cut by the shutdown was not reported")
+	}
+	for _, ev := range errs {
+		if !strings.HasPrefix(ev.Msg, "cut by frametap's shutdown: ") {
+			t.Errorf("error at shutdown blames a peer: %q", ev.Msg)
+		}
+	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("shutdown took %v", d)
 	}
-	if n := len(kinds(evs, 0, capture.KindClose)); n != 3 {
-		t.Errorf("%d close events, want 3", n)
+	if n := len(kinds(evs, 0, capture.KindClose)); n != 4 {
+		t.Errorf("%d close events, want 4", n)
 	}
 	for _, nc := range conns {
 		nc.Close()

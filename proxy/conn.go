@@ -310,6 +310,11 @@ func (c *conn) Error(side decode.Side, err error) {
 	ev := c.event(capture.KindError)
 	ev.From = side.String()
 	ev.Msg = err.Error()
+	if c.closed.Load() {
+		// A message cut short because frametap closed the connection is
+		// not the peer's fault: say so.
+		ev.Msg = "cut by frametap's shutdown: " + ev.Msg
+	}
 	c.add(ev)
 }
 

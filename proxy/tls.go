@@ -212,6 +212,12 @@ func clientHandshakeError(err error) error {
 	if rejected {
 		return fmt.Errorf("the client rejected frametap's certificate: %w; trust frametap's CA (run `frametap ca` to see how) or exempt the host with --ignore-hosts", err)
 	}
+	if strings.Contains(msg, "bad record MAC") {
+		// Under TLS 1.3 a client that refuses the certificate sends its
+		// alert under keys Go's server does not expect yet, so the reason
+		// arrives as a bad record MAC (curl and Python's ssl both do it).
+		return fmt.Errorf("the client most likely rejected frametap's certificate (TLS 1.3 hides the reason: %w); trust frametap's CA (run `frametap ca` to see how) or exempt the host with --ignore-hosts", err)
+	}
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("TLS handshake with the client: the client closed the connection (%w); if it does not trust frametap's CA, run `frametap ca` to see how, or exempt the host with --ignore-hosts", err)
 	}
