@@ -32,7 +32,9 @@ const usage = `frametap: see what really crosses the wire (HTTP/1.x and WebSocke
 Usage:
   frametap [flags]            the proxy, with the live dashboard (--headless: text lines)
   frametap demo [flags]       the proxy, a demo server and a scripted client: see it work
-  frametap view FILE          the dashboard over a saved capture (also: frametap -r FILE)
+  frametap view FILE          the dashboard over a saved capture (also: frametap -r FILE;
+                              --headless prints it as lines)
+  frametap ca                 where frametap's CA is, and how to trust it (for https/wss)
 
 Point a client at it as an HTTP proxy (regular mode, the default):
   frametap --headless -w capture.jsonl
@@ -92,6 +94,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
 	}
 	if o.read != "" {
+		if o.headless {
+			return printCapture(o.read, stdout, stderr)
+		}
+		if err := needTerminal(); err != nil {
+			return err
+		}
 		return viewFile(o.read, o.uiEvents, stderr)
 	}
 	return serve(o, flagSet(fs, "listen"), stdout, stderr, nil)
@@ -159,6 +167,9 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 	var held heldWriter
 	logw := stderr
 	if !o.headless {
+		if err := needTerminal(); err != nil {
+			return err
+		}
 		logw = &held
 		defer held.writeTo(stderr)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -15,15 +16,19 @@ import (
 )
 
 // runView is `frametap view FILE`: the dashboard over a saved capture.
-func runView(args []string, _, stderr io.Writer) error {
-	var uiEvents int
+func runView(args []string, stdout, stderr io.Writer) error {
+	var (
+		uiEvents int
+		headless bool
+	)
 	fs := flag.NewFlagSet("frametap view", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: frametap view [--ui-events N] FILE\n\nShows a capture log (JSON Lines, as -w writes it) in the dashboard, read-only.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: frametap view [--ui-events N | --headless] FILE\n\nShows a capture log (JSON Lines, as -w writes it) in the dashboard, read-only,\nor with --headless prints it as frametap --headless would have.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	fs.IntVar(&uiEvents, "ui-events", ui.DefaultMaxEvents, "events held in memory; a longer capture shows its last ones")
+	fs.BoolVar(&headless, "headless", false, "print one line per event to stdout instead of the dashboard")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -31,7 +36,44 @@ func runView(args []string, _, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("view: want one capture FILE")
 	}
+	if headless {
+		return printCapture(fs.Arg(0), stdout, stderr)
+	}
+	if err := needTerminal(); err != nil {
+		return err
+	}
 	return viewFile(fs.Arg(0), uiEvents, stderr)
+}
+
+// printCapture writes a capture log as the headless text lines. Lines that
+// do not parse are reported on stderr and skipped.
+func printCapture(path string, stdout, stderr io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	bw := bufio.NewWriter(stdout)
+	r := capture.NewReader(f)
+	var line []byte
+	for {
+		ev, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "frametap:", err)
+			if errors.Is(err, bufio.ErrTooLong) {
+				break
+			}
+			continue
+		}
+		line = ev.AppendText(line[:0])
+		if _, err := bw.Write(line); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
 }
 
 // viewFile loads path and shows it until the user quits.

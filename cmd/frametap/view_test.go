@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -186,5 +187,38 @@ func stopRun(t *testing.T, done chan error) {
 		}
 	case <-time.After(6 * time.Second):
 		t.Fatal("frametap did not exit within 5s of SIGINT")
+	}
+}
+
+// frametap view --headless (and -r FILE --headless) print a saved capture
+// as the headless lines, for where there is no terminal.
+func TestViewHeadless(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cap.jsonl")
+	t0 := time.Date(2026, 11, 23, 20, 0, 0, 0, time.UTC)
+	evs := []*capture.Event{
+		{Kind: capture.KindOpen, Conn: 1, Time: t0, Client: "127.0.0.1:5000", Mode: "reverse", Server: "127.0.0.1:3000"},
+		{Kind: capture.KindRequest, Conn: 1, Time: t0, Seq: 1, Method: "GET", Target: "/x", Host: "h", Proto: "HTTP/1.1"},
+		{Kind: capture.KindClose, Conn: 1, Time: t0, BytesFromClient: 30},
+	}
+	var b []byte
+	for _, ev := range evs {
+		b = ev.AppendJSON(b)
+	}
+	b = append(b, "not json\n"...)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"view", "--headless", path}, {"-r", path, "--headless"}} {
+		var out, errOut bytes.Buffer
+		if err := run(args, &out, &errOut); err != nil {
+			t.Fatalf("run(%q): %v", args, err)
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if len(lines) != 3 || !strings.Contains(lines[1], "GET /x HTTP/1.1") {
+			t.Errorf("run(%q) printed:\n%s", args, out.String())
+		}
+		if !strings.Contains(errOut.String(), "line 4") {
+			t.Errorf("the bad line was not reported: %q", errOut.String())
+		}
 	}
 }
