@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -62,13 +63,10 @@ func startDemo() (*demo, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	var polls int64
-	var pollMu sync.Mutex
 	mux.HandleFunc("/api/poll", func(w http.ResponseWriter, r *http.Request) {
-		pollMu.Lock()
-		polls++
-		n := polls
-		pollMu.Unlock()
+		// Answer with the client's own n, so that a reader of the
+		// timeline sees each response belongs to its request.
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"poll":%d,"status":"ok","updates":[{"id":%d,"price":%.2f}],"time":%q}`,
 			n, n, 100+10*math.Sin(float64(n)/5), time.Now().UTC().Format(time.RFC3339Nano))
