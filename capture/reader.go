@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 )
 
 // MaxLineSize is the longest capture line a Reader accepts. A line is as
@@ -65,4 +66,27 @@ func (r *Reader) Next() (*Event, error) {
 // Line returns the number of the line the last event came from.
 func (r *Reader) Line() int {
 	return r.line
+}
+
+// ReadFile reads every event of the capture log at path, in order. It stops
+// at the first line that does not parse, naming it: a capture frametap
+// wrote is whole, so a bad line means the file is not what it should be.
+func ReadFile(path string) ([]Event, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	defer f.Close()
+	r := NewReader(f)
+	evs := []Event{}
+	for {
+		ev, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return evs, nil
+		}
+		if err != nil {
+			return evs, fmt.Errorf("%s: %w", path, err)
+		}
+		evs = append(evs, *ev)
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +143,29 @@ func TestReaderLongLines(t *testing.T) {
 	}
 	if _, err := r.Next(); err != nil {
 		t.Errorf("the line after it: %v", err)
+	}
+}
+
+func TestReadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cap.jsonl")
+	var b []byte
+	for n := range 3 {
+		b = seqEvent(1, n).AppendJSON(b)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := ReadFile(path)
+	if err != nil || len(evs) != 3 || evs[2].Seq != seqEvent(1, 2).Seq {
+		t.Fatalf("ReadFile = %d events, %v", len(evs), err)
+	}
+	if err := os.WriteFile(path, append(b, "{oops\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := ReadFile(path); err == nil || !strings.Contains(err.Error(), "line 4") || len(evs) != 3 {
+		t.Errorf("ReadFile of a bad line 4 = %d events, %v", len(evs), err)
+	}
+	if _, err := ReadFile(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("ReadFile of a missing file: nil error")
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,23 +64,11 @@ func (tp *tap) stop() []capture.Event {
 	if err := tp.log.Close(); err != nil {
 		tp.t.Errorf("capture close: %v", err)
 	}
-	f, err := os.Open(tp.path)
+	evs, err := capture.ReadFile(tp.path)
 	if err != nil {
-		tp.t.Fatal(err)
+		tp.t.Fatalf("reading capture back: %v", err)
 	}
-	defer f.Close()
-	r := capture.NewReader(f)
-	tp.evs = []capture.Event{}
-	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			tp.t.Fatalf("reading capture back: %v", err)
-		}
-		tp.evs = append(tp.evs, *ev)
-	}
+	tp.evs = evs
 	checkOrder(tp.t, tp.evs)
 	return tp.evs
 }

@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -201,23 +200,11 @@ func (tp *tapProcess) stop() []capture.Event {
 		tp.cmd.Process.Kill()
 		tp.t.Fatalf("frametap still running 5 s after SIGINT; output:\n%s", tp.out.String())
 	}
-	f, err := os.Open(tp.capPath)
+	evs, err := capture.ReadFile(tp.capPath)
 	if err != nil {
-		tp.t.Fatal(err)
+		tp.t.Fatalf("reading the capture: %v", err)
 	}
-	defer f.Close()
-	r := capture.NewReader(f)
-	tp.evs = []capture.Event{}
-	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			tp.t.Fatalf("reading the capture: %v", err)
-		}
-		tp.evs = append(tp.evs, *ev)
-	}
+	tp.evs = evs
 	return tp.evs
 }
 

@@ -136,21 +136,12 @@ func TestSIGINTFlushesCapture(t *testing.T) {
 		t.Errorf("exit took %v", d)
 	}
 
-	f, err := os.Open(path)
+	evs, err := capture.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := capture.NewReader(f)
 	var got []capture.Kind
-	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range evs {
 		got = append(got, ev.Kind)
 	}
 	want := []capture.Kind{capture.KindOpen, capture.KindRequest, capture.KindResponse, capture.KindClose}
