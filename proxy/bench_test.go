@@ -143,31 +143,17 @@ func BenchmarkHTTPKeepAlive(b *testing.B) {
 // own cost in the measurement.
 func startHTTPBench(b *testing.B) string {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello")
-	go func() {
+	return serveEach(listenLoopback(b), func(nc net.Conn) {
+		defer nc.Close()
+		br := bufio.NewReader(nc)
 		for {
-			nc, err := ln.Accept()
-			if err != nil {
+			if _, err := http.ReadRequest(br); err != nil {
 				return
 			}
-			go func() {
-				defer nc.Close()
-				br := bufio.NewReader(nc)
-				for {
-					if _, err := http.ReadRequest(br); err != nil {
-						return
-					}
-					if _, err := nc.Write(resp); err != nil {
-						return
-					}
-				}
-			}()
+			if _, err := nc.Write(resp); err != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }

@@ -228,12 +228,35 @@ type upstreamServer struct {
 	seen chan *http.Request
 }
 
-func startHTTP(t *testing.T, h http.HandlerFunc) *upstreamServer {
-	t.Helper()
+// listenLoopback listens on a free loopback port, closed when the test ends.
+func listenLoopback(tb testing.TB) net.Listener {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// serveEach accepts on ln until it is closed and handles each connection on
+// a goroutine of its own; it returns ln's address.
+func serveEach(ln net.Listener, handle func(net.Conn)) string {
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(nc)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func startHTTP(t *testing.T, h http.HandlerFunc) *upstreamServer {
+	t.Helper()
+	ln := listenLoopback(t)
 	us := &upstreamServer{addr: ln.Addr().String(), seen: make(chan *http.Request, 100)}
 	us.Server = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {

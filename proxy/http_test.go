@@ -263,21 +263,7 @@ func TestConnectOpaqueTLS(t *testing.T) {
 // startEcho runs a TCP echo server on loopback.
 func startEcho(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
-	return ln.Addr().String()
+	return serveEach(listenLoopback(t), func(c net.Conn) { io.Copy(c, c); c.Close() })
 }
 
 // net/http's own client through frametap as its proxy.

@@ -66,10 +66,7 @@ func (w *tlsWorld) serverTLS() *tls.Config {
 // with its path and whether it came over TLS.
 func (w *tlsWorld) startHTTPS(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
 	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		io.WriteString(rw, "secret "+r.URL.Path+" tls="+tlsName(r.TLS))
 	}), TLSConfig: w.serverTLS()}
@@ -88,21 +85,7 @@ func tlsName(cs *tls.ConnectionState) string {
 // startWSSEcho runs startWSEcho's server behind TLS.
 func (w *tlsWorld) startWSSEcho(t *testing.T) string {
 	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", w.serverTLS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveWSEcho(nc)
-		}
-	}()
-	return ln.Addr().String()
+	return serveEach(tls.NewListener(listenLoopback(t), w.serverTLS()), serveWSEcho)
 }
 
 // httpsClient goes through the proxy at proxyAddr, trusting roots, and

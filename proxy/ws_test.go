@@ -23,21 +23,7 @@ import (
 // closes by echoing the close frame.
 func startWSEcho(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveWSEcho(nc)
-		}
-	}()
-	return ln.Addr().String()
+	return serveEach(listenLoopback(t), serveWSEcho)
 }
 
 func serveWSEcho(nc net.Conn) {
