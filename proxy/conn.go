@@ -48,13 +48,18 @@ type conn struct {
 	server   string   // the current upstream's host:port
 	err      error    // the first error that ended the connection abnormally
 	upstream *upstream
-	writing  bool // regular mode: a decoded server chunk is being written to the client
 	tls      bool // the client's TLS is terminated here: exchanges are https/wss
 
 	// Read without mu, so that Shutdown never waits on a connection that
 	// is itself waiting (on a capture output that stopped draining).
-	closed atomic.Bool              // abort was called
-	up     atomic.Pointer[upstream] // the current upstream, for abort
+	closed atomic.Bool // abort was called
+
+	// Regular mode: a decoded server chunk is on its way to the client, and
+	// whether the client goroutine waits for that (forwarder.drain). Atomic,
+	// so the relay takes no second lock per chunk to say it is done.
+	writing  atomic.Bool
+	draining atomic.Bool
+	up       atomic.Pointer[upstream] // the current upstream, for abort
 }
 
 func newConn(p *Proxy, nc net.Conn) *conn {
@@ -171,7 +176,7 @@ func (c *conn) decodeChunk(side decode.Side, b []byte) {
 	c.dec.Feed(side, b)
 	c.flush()
 	if side == decode.Server && c.p.cfg.Mode == Regular {
-		c.writing = true // until forwarded: see forwarder.drain
+		c.writing.Store(true) // until forwarded: see forwarder.drain
 	}
 	c.mu.Unlock()
 }

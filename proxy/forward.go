@@ -234,7 +234,9 @@ func (f *forwarder) drain(pending int) {
 	c := f.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for (c.dec.Pending() > pending || c.writing) && c.upstream != nil && !c.upstream.ended && !c.closed.Load() {
+	c.draining.Store(true)
+	defer c.draining.Store(false)
+	for (c.dec.Pending() > pending || c.writing.Load()) && c.upstream != nil && !c.upstream.ended && !c.closed.Load() {
 		c.changed.Wait()
 	}
 }

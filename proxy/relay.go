@@ -124,11 +124,16 @@ func (up *upstream) relayChunk(b []byte) error {
 	_, err := c.client.Write(b)
 	if c.p.cfg.Mode == Regular {
 		// The client goroutine may be waiting for this response to be
-		// out before it answers or reroutes (forwarder.drain).
-		c.mu.Lock()
-		c.writing = false
-		c.changed.Broadcast()
-		c.mu.Unlock()
+		// out before it answers or reroutes (forwarder.drain): wake it,
+		// taking the lock only then. drain sets draining before it reads
+		// writing, and this clears writing before it reads draining, so
+		// one of the two always sees the other.
+		c.writing.Store(false)
+		if c.draining.Load() {
+			c.mu.Lock()
+			c.changed.Broadcast()
+			c.mu.Unlock()
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("write to client: %w", err)
