@@ -42,7 +42,7 @@ Point a client at it as an HTTP proxy (regular mode, the default):
 
 Or put it in front of one server (reverse mode):
   frametap --headless --mode reverse:http://127.0.0.1:3000 -p 8080
-  websocat ws://127.0.0.1:8080/
+  curl http://127.0.0.1:8080/   (and ws:// clients alike)
 
 Flags:
 `
