@@ -85,8 +85,13 @@ func (c *Conn) Feed(from Side, p []byte) {
 // completes (head != nil; head.Body is nil; head is valid until the next
 // call), and right before the first byte of a new request head. n is how
 // many bytes of p it consumed; it is more than 0 when p is not empty. err is
-// set when a request head could not be decoded (it is reported through
-// Handler.Error as well, and the client direction is not decoded any more).
+// set when the client's bytes stopped being decodable in this call: a
+// request head that could not be decoded or whose framing cannot be
+// trusted, or a body that broke its framing (a bad chunk line). It is an
+// *HTTPError, reported through Handler.Error as well, and the client
+// direction is not decoded any more. When its Seq is not 0, that request
+// was delivered and waits for its response like any other (Pending counts
+// it): a routing proxy that refuses it must not wait for that response.
 func (c *Conn) FeedRequest(p []byte) (n int, head *Request, err error) {
 	s := &c.dir[Client]
 	s.headErr = nil
@@ -635,7 +640,10 @@ func (c *Conn) fatal(s *h1Stream, cause error, seq int, msg string) error {
 // fatalBody reports a body that breaks its framing and delivers the
 // message with what arrived.
 func (c *Conn) fatalBody(s *h1Stream, msg string) {
-	c.fatal(s, ErrHTTPFraming, s.seqNo(), msg)
+	err := c.fatal(s, ErrHTTPFraming, s.seqNo(), msg)
+	if s.side == Client {
+		s.headErr = err
+	}
 	c.endMessage(s)
 	if s.state != h1Ended {
 		s.state = h1Opaque

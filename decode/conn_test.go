@@ -448,6 +448,10 @@ func TestFeedRequestSteps(t *testing.T) {
 			{len("POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"), "/x", true},
 			{2, "", false},
 		}},
+		{"bad chunk line", []string{chk + "zz\r\nabc\r\n0\r\n\r\n" + get}, []reqStep{
+			{len(chk), "http://a/3", false},
+			{len("zz\r\nabc\r\n0\r\n\r\n" + get), "", true},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -103,7 +103,7 @@ type h1Stream struct {
 	cext    bool // in a chunk extension
 	cline   int  // bytes of the line
 
-	headErr    error // a request head that could not be decoded, for FeedRequest
+	headErr    error // the client's bytes stopped being decodable (a head or body error), for FeedRequest
 	endPending bool  // End came while the bytes were held (h1Wait)
 }
 
