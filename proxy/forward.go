@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/frametap/frametap/decode"
@@ -149,27 +148,6 @@ func (f *forwarder) plan(head *decode.Request) route {
 	return route{addr: authorityAddr(authority), head: f.headBuf}
 }
 
-// targetAddr is the upstream a request names (CONNECT's authority, or an
-// absolute-form http:// target's), or "" when it names none.
-func targetAddr(method, target string) string {
-	if method == "CONNECT" {
-		return target
-	}
-	authority, _, err := splitAbsolute(target)
-	if err != nil {
-		return ""
-	}
-	return authorityAddr(authority)
-}
-
-// authorityAddr adds http's default port to an authority without one.
-func authorityAddr(authority string) string {
-	if _, _, err := net.SplitHostPort(authority); err == nil {
-		return authority
-	}
-	return net.JoinHostPort(strings.Trim(authority, "[]"), "80")
-}
-
 // route acts on a planned request: it opens a tunnel, or makes sure the
 // upstream is rt.addr and sends it the rewritten head.
 func (f *forwarder) route(rt route) error {
@@ -256,107 +234,4 @@ func (f *forwarder) serverGone() error {
 		return errAnswered
 	}
 	return nil
-}
-
-// splitAbsolute splits an absolute-form http:// target (RFC 9112 section
-// 3.2.2) into its authority and its origin-form (path and query, "/" when
-// empty), keeping the bytes as the client sent them.
-func splitAbsolute(target string) (authority, path string, err error) {
-	scheme, rest, ok := strings.Cut(target, "://")
-	if !ok {
-		return "", "", fmt.Errorf("request target %q is not absolute-form: configure frametap as the HTTP proxy, or use --mode reverse:http://host:port", target)
-	}
-	switch strings.ToLower(scheme) {
-	case "http", "ws":
-	case "https", "wss":
-		return "", "", fmt.Errorf("request target %q: %s:// must be tunneled with CONNECT", target, scheme)
-	default:
-		return "", "", fmt.Errorf("request target %q: unsupported scheme %q", target, scheme)
-	}
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority, path = rest[:end], rest[end:]
-	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
-		authority = authority[i+1:] // userinfo is not sent on (RFC 9110 section 4.2.4)
-	}
-	if authority == "" {
-		return "", "", fmt.Errorf("request target %q has no host", target)
-	}
-	if i := strings.IndexByte(path, '#'); i >= 0 {
-		path = path[:i]
-	}
-	if path == "" || path[0] == '?' {
-		path = "/" + path
-	}
-	return authority, path, nil
-}
-
-// rewriteHead appends the head to send upstream for a request received in
-// absolute-form: origin-form target, Host set to the target's authority
-// (RFC 9112 section 3.2.2), and the hop-by-hop fields of RFC 9110 section
-// 7.6.1 handled: fields named by Connection, Keep-Alive, Proxy-Connection
-// and Proxy-Authorization are dropped, and Connection keeps only the options
-// frametap honours end to end (close, keep-alive, upgrade) because it
-// relays the body bytes and the upgrade unchanged. Other fields keep their
-// order and casing.
-func rewriteHead(dst []byte, head *decode.Request, path, authority string) []byte {
-	var keep []string // Connection options passed on
-	named := map[string]bool{}
-	for _, h := range head.Headers {
-		if !strings.EqualFold(h.Name, "Connection") {
-			continue
-		}
-		for opt := range strings.SplitSeq(h.Value, ",") {
-			opt = strings.ToLower(strings.TrimSpace(opt))
-			switch opt {
-			case "":
-			case "close", "keep-alive", "upgrade":
-				keep = append(keep, opt)
-			default:
-				named[opt] = true
-			}
-		}
-	}
-	dst = append(dst, head.Method...)
-	dst = append(dst, ' ')
-	dst = append(dst, path...)
-	dst = append(dst, ' ')
-	dst = append(dst, head.Proto...)
-	dst = append(dst, "\r\n"...)
-	sawHost := false
-	for _, h := range head.Headers {
-		name := strings.ToLower(h.Name)
-		switch {
-		case name == "host":
-			if sawHost {
-				continue
-			}
-			sawHost = true
-			dst = appendField(dst, h.Name, authority)
-			continue
-		case name == "connection":
-			continue // rewritten below
-		case name == "keep-alive", name == "proxy-connection", name == "proxy-authorization":
-			continue
-		case named[name]:
-			continue
-		}
-		dst = appendField(dst, h.Name, h.Value)
-	}
-	if !sawHost {
-		dst = appendField(dst, "Host", authority)
-	}
-	if len(keep) > 0 {
-		dst = appendField(dst, "Connection", strings.Join(keep, ", "))
-	}
-	return append(dst, "\r\n"...)
-}
-
-func appendField(dst []byte, name, value string) []byte {
-	dst = append(dst, name...)
-	dst = append(dst, ": "...)
-	dst = append(dst, value...)
-	return append(dst, "\r\n"...)
 }
