@@ -61,7 +61,7 @@ type options struct {
 	allowUp    []string
 	headerWait time.Duration // --header-timeout
 	idleWait   time.Duration // --idle-timeout
-	tls        tlsOptions // --ca-dir, --upstream-ca, -k, --ignore-hosts (ca.go)
+	tls        tlsOptions    // --ca-dir, --upstream-ca, -k, --ignore-hosts (ca.go)
 	read       string
 }
 
