@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,74 +17,105 @@ import (
 // errShutdown ends connections that were open when the proxy shut down.
 var errShutdown = errors.New("frametap shut down")
 
-// conn is one client connection and everything frametap knows of it.
+// front is how a connection finds its upstream and what it does with the
+// client's bytes before the shared relay forwards them. Regular mode's
+// forwarder routes each request to the host it names and opens CONNECT
+// tunnels; reverse mode's reverser has one fixed upstream. Other ways in
+// (SOCKS5, transparent, an upstream proxy) are fronts too.
 //
-// The client goroutine (serve) owns the connection's lifecycle; copy
-// goroutines for upstreams run beside it. Decoding state, the event scratch
-// and the output streams are guarded by mu, a lock of this connection only:
-// each chunk is decoded and its events flushed under mu before it is
-// forwarded, which is what keeps a connection's events in wire order (a
-// request is recorded before the server can see it, so before its response).
+// A front's methods run on the connection's client goroutine, which owns
+// the front and everything it holds.
+type front interface {
+	// start runs before the first client byte is read: dial, or arm a
+	// sniff (conn.sniffFor). An error ends the connection (errAnswered
+	// when frametap answered the client already).
+	start() error
+	// clientChunk takes bytes the client sent, valid only during the call.
+	clientChunk(b []byte) error
+	// release closes what the front still holds (an upstream dialed and
+	// parked, never relayed). It runs on every exit of the connection.
+	release()
+}
+
+// conn is one client connection: its sockets, its decoder and recorder,
+// and the goroutines that relay it.
+//
+// Two goroutines run a connection: the client goroutine (serve), which
+// reads the client, runs the front and owns the lifecycle; and, while an
+// upstream is attached, that upstream's copier (upstream.copyToClient),
+// which reads the server and writes to the client. The rules between them:
+//
+//   - Everything decoding and recording touches is guarded by mu, a lock
+//     of this connection only: each chunk is decoded and its events
+//     flushed under mu before it is forwarded, which keeps a connection's
+//     events in wire order (a request is recorded before the server can
+//     see it, so before its response).
+//   - The client goroutine waits for the copier in one place,
+//     awaitResponses, on one predicate under mu: how many responses are
+//     due, and whether the upstream ended. The copier signals settle when
+//     either may have changed.
+//   - Only the client goroutine changes the upstream (attach, retire) and
+//     client; it retires an upstream, waiting for its copier to finish,
+//     before it writes to the client itself or dials another.
+//   - abort (Shutdown) takes no lock of the connection: it closes the
+//     sockets, which ends every wait on the network; closed and up are
+//     atomic for it.
 type conn struct {
-	p  *Proxy
-	id uint64
-	// raw is the accepted socket; client is what the relay reads and
-	// writes: raw, or a TLS session on it once frametap intercepted TLS
-	// (client changes only on the client goroutine, under mu, before the
-	// upstream copier starts).
-	raw    net.Conn
-	client net.Conn
-	// sniffExpired, when set, runs on the client goroutine if no client
-	// byte came within sniffWait (a read deadline on raw).
-	sniffExpired func() error
+	p        *Proxy
+	id       uint64
+	raw      net.Conn  // the accepted socket
+	accepted time.Time // when raw was accepted
 
-	mu       sync.Mutex
-	changed  *sync.Cond // signalled when a server chunk was forwarded or an upstream ended (regular mode waits on it)
-	dec      *decode.Conn
-	streams  []capture.Stream
-	now      time.Time     // when the chunk being decoded was read
-	ev       capture.Event // scratch for the event being built
-	hdrs     []capture.Header
-	trls     []capture.Header
-	bytes    [2]int64 // indexed by decode.Side
-	server   string   // the current upstream's host:port
-	err      error    // the first error that ended the connection abnormally
-	upstream *upstream
-	tls      bool // the client's TLS is terminated here: exchanges are https/wss
+	// Owned by the client goroutine. client is read by the copier too: it
+	// changes only while no copier runs.
+	client net.Conn // raw, or a TLS session on it once frametap terminated the client's TLS
+	front  front
+	sniff  func() error // set while the front waits for the first client byte; runs if none came in time
 
-	// Read without mu, so that Shutdown never waits on a connection that
-	// is itself waiting (on a capture output that stopped draining).
-	closed atomic.Bool // abort was called
+	mu      sync.Mutex
+	settle  sync.Cond     // on mu: signalled when a response completed or the upstream ended, while the client goroutine waits
+	dec     *decode.Conn  // guarded by mu
+	rec     recorder      // guarded by mu; the decoder's Handler
+	bytes   [2]int64      // guarded by mu; indexed by decode.Side
+	err     error         // guarded by mu; the first error that ended the connection abnormally
+	waiting bool          // guarded by mu; the client goroutine waits on settle
+	broken  bool          // guarded by mu; a goroutine of this connection panicked: the decoder is not fed again
+	clock   deadlineClock // guarded by mu; the client's read deadline
 
-	// Regular mode: a decoded server chunk is on its way to the client, and
-	// whether the client goroutine waits for that (forwarder.drain). Atomic,
-	// so the relay takes no second lock per chunk to say it is done.
-	writing  atomic.Bool
-	draining atomic.Bool
-	up       atomic.Pointer[upstream] // the current upstream, for abort
+	// Written by the client goroutine; read by anyone, abort included.
+	up     atomic.Pointer[upstream] // the upstream being relayed, if any
+	closed atomic.Bool              // abort was called
 }
 
 func newConn(p *Proxy, nc net.Conn) *conn {
-	c := &conn{p: p, id: p.nextID.Add(1), raw: nc, client: nc}
-	c.changed = sync.NewCond(&c.mu)
-	c.dec = decode.NewConn(p.cfg.Decode, c)
-	c.streams = make([]capture.Stream, len(p.cfg.Outputs))
-	for i, o := range p.cfg.Outputs {
-		c.streams[i] = o.Stream()
+	c := &conn{p: p, id: p.nextID.Add(1), raw: nc, client: nc, accepted: time.Now()}
+	c.settle.L = &c.mu
+	c.rec = newRecorder(c.id, p.cfg.Outputs, p.warnOutput, &c.closed)
+	c.rec.routing = p.cfg.Mode == Regular
+	c.dec = decode.NewConn(p.cfg.Decode, &c.rec)
+	if p.cfg.Mode == Reverse {
+		c.front = newReverser(c)
+	} else {
+		c.front = &forwarder{c: c}
 	}
 	return c
 }
 
-// serve runs the connection to its end and records it.
+// serve runs the connection to its end and records it. It is the client
+// goroutine.
 func (c *conn) serve() {
 	defer c.p.unregister(c)
+	defer c.finish()
+	defer c.front.release()
+	defer c.recoverPanic("client")
 	c.recordOpen()
-	if c.p.cfg.Mode == Reverse {
-		c.serveReverse()
-	} else {
-		c.serveRegular()
+	if err := c.front.start(); err != nil {
+		c.mu.Lock()
+		c.fail(err)
+		c.mu.Unlock()
+		return
 	}
-	c.finish()
+	c.relayClient()
 }
 
 // recordOpen writes the open event. It is a function of its own so that its
@@ -93,52 +126,44 @@ func (c *conn) serve() {
 func (c *conn) recordOpen() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = time.Now()
-	ev := c.event(capture.KindOpen)
-	ev.Client = c.client.RemoteAddr().String()
-	ev.Mode = c.p.cfg.Mode.String()
+	c.rec.now = c.accepted
+	server := ""
 	if c.p.cfg.Mode == Reverse {
-		ev.Server = c.p.upAddr
+		server = c.p.upAddr
 	}
-	c.add(ev)
-	c.flush()
+	c.rec.open(c.client.RemoteAddr().String(), server, c.p.cfg.Mode.String())
+	c.rec.flush()
+	c.arm()
 }
 
 // finish closes both sides and writes the close event, the last of the
 // connection.
 func (c *conn) finish() {
+	defer func() {
+		if v := recover(); v != nil { // recording after a panic may panic again
+			c.p.log.Error("panic while closing a connection", "conn", c.id, "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
 	c.raw.Close() // not a TLS Close: its close_notify may wait on a client that does not read
-	c.mu.Lock()
-	up := c.upstream
-	c.mu.Unlock()
-	if up != nil {
+	if up := c.up.Load(); up != nil {
 		up.raw.Close()
 		<-up.done
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.rec.close()
 	if c.closed.Load() {
 		c.fail(errShutdown) // unless something else ended it first
 	}
-	c.now = time.Now()
-	ev := c.event(capture.KindClose)
-	ev.BytesFromClient = c.bytes[decode.Client]
-	ev.BytesFromServer = c.bytes[decode.Server]
-	if c.err != nil {
-		ev.Err = c.err.Error()
-	}
-	if hs, ok := c.dec.CloseHandshake(); ok {
-		ev.WebSocket = true
-		if hs.Sent[hs.First] {
-			ev.WSClosedBy = hs.First.String()
+	var hs *decode.CloseHandshake
+	if !c.broken {
+		if h, ok := c.dec.CloseHandshake(); ok {
+			hs = &h
 		}
-		ev.WSCloseClean = hs.Sent[decode.Client] && hs.Sent[decode.Server] && c.err == nil
 	}
-	c.add(ev)
-	c.flush()
-	for _, s := range c.streams {
-		s.Close()
-	}
+	c.rec.now = time.Now()
+	c.rec.end(c.bytes, c.err, hs)
+	c.rec.flush()
 }
 
 // abort ends the connection from outside (shutdown): closing the sockets
@@ -152,7 +177,6 @@ func (c *conn) abort() {
 	if up := c.up.Load(); up != nil {
 		up.raw.Close()
 	}
-	c.changed.Broadcast()
 }
 
 // fail records the first abnormal end of the connection. Callers hold mu.
@@ -162,170 +186,38 @@ func (c *conn) fail(err error) {
 	}
 }
 
-// isNormalEnd tells the ordinary ends of a stream from errors: EOF, and
-// reads on a socket this connection closed itself.
+// isNormalEnd tells the ordinary ends of a stream from errors: EOF, reads
+// on a socket this connection closed itself, frametap's own answer, and an
+// idle connection closed.
 func isNormalEnd(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, errAnswered) || errors.Is(err, errIdle)
 }
 
-// decodeChunk decodes bytes that side sent and records their events.
-func (c *conn) decodeChunk(side decode.Side, b []byte) {
-	c.mu.Lock()
-	c.now = time.Now()
-	c.bytes[side] += int64(len(b))
-	c.dec.Feed(side, b)
-	c.flush()
-	if side == decode.Server && c.p.cfg.Mode == Regular {
-		c.writing.Store(true) // until forwarded: see forwarder.drain
+// recoverPanic, deferred by each goroutine of the connection, turns a
+// panic into the end of this connection alone: it logs the stack, records
+// an error event, and closes both sockets so that the other goroutine ends
+// too. Every lock of the connection is released by a defer, so a panic
+// never leaves mu held.
+func (c *conn) recoverPanic(goroutine string) {
+	v := recover()
+	if v == nil {
+		return
 	}
-	c.mu.Unlock()
-}
-
-// endSide tells the decoder that side sent its last byte.
-func (c *conn) endSide(side decode.Side) {
-	c.mu.Lock()
-	c.now = time.Now()
-	c.dec.End(side)
-	c.flush()
-	c.mu.Unlock()
-}
-
-// event resets the scratch event for kind. Callers hold mu.
-//
-// It clears the event in place: a composite literal would build a copy of
-// the large Event on the stack of every caller, and the stack of an idle
-// connection's goroutine is most of what the connection costs.
-func (c *conn) event(kind capture.Kind) *capture.Event {
-	ev := &c.ev
-	*ev = capture.Event{}
-	ev.Kind, ev.Conn, ev.Time = kind, c.id, c.now
-	return ev
-}
-
-// add hands ev to every output. Callers hold mu.
-func (c *conn) add(ev *capture.Event) {
-	for _, s := range c.streams {
-		s.Add(ev)
+	c.p.log.Error("panic in a connection: closing it", "conn", c.id, "goroutine", goroutine, "panic", v, "stack", string(debug.Stack()))
+	err := fmt.Errorf("frametap bug: panic in the %s goroutine: %v; the connection was closed and the stack logged", goroutine, v)
+	func() {
+		defer func() { recover() }() // the output that panicked may panic again: finish logs it
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.broken = true
+		c.fail(err)
+		c.rec.ev = capture.Event{} // whatever was half built
+		c.rec.now = time.Now()
+		c.rec.failure("", err)
+		c.rec.flush()
+	}()
+	c.raw.Close()
+	if up := c.up.Load(); up != nil {
+		up.raw.Close()
 	}
-}
-
-// flush hands the chunk's events over; it blocks while an output is behind.
-// Callers hold mu.
-func (c *conn) flush() {
-	for _, s := range c.streams {
-		if err := s.Flush(); err != nil {
-			c.p.warnOutput(err)
-		}
-	}
-}
-
-// errorEvent records an error that frametap itself met (a dial, a bad
-// request it had to answer). Callers hold mu.
-func (c *conn) errorEvent(from string, err error) {
-	c.now = time.Now()
-	ev := c.event(capture.KindError)
-	ev.From = from
-	ev.Msg = err.Error()
-	c.add(ev)
-}
-
-// The decode.Handler methods: they run under mu, inside Feed or End.
-
-func (c *conn) Request(r *decode.Request) {
-	ev := c.event(capture.KindRequest)
-	ev.Seq = r.Seq
-	ev.Method = r.Method
-	ev.Target = r.Target
-	ev.Host = r.Host
-	ev.Proto = r.Proto
-	ev.Server = c.server
-	if c.tls {
-		ev.Scheme = "https"
-	}
-	if c.p.cfg.Mode == Regular {
-		// A request that names its upstream is recorded before it is
-		// routed: say where it goes, not where the last one went.
-		if addr := targetAddr(r.Method, r.Target); addr != "" {
-			ev.Server = addr
-		}
-	}
-	c.addMessage(ev, r.Headers, r.Trailers, r.BodyLen, r.Body, r.Truncated)
-}
-
-func (c *conn) Response(r *decode.Response) {
-	ev := c.event(capture.KindResponse)
-	ev.Seq = r.Seq
-	ev.Proto = r.Proto
-	ev.Status = r.Status
-	ev.StatusText = r.Reason
-	ev.Server = c.server
-	c.addMessage(ev, r.Headers, r.Trailers, r.BodyLen, r.Body, r.Truncated)
-}
-
-// addMessage fills in what requests and responses share (RFC 9112
-// section 2.1: fields and a body) and records the event.
-func (c *conn) addMessage(ev *capture.Event, headers, trailers []decode.Header, bodyLen int64, body []byte, truncated bool) {
-	c.hdrs = appendHeaders(c.hdrs[:0], headers)
-	c.trls = appendHeaders(c.trls[:0], trailers)
-	ev.Headers, ev.Trailers = c.hdrs, c.trls
-	ev.BodyLen, ev.Body, ev.Truncated = bodyLen, body, truncated
-	c.add(ev)
-}
-
-func (c *conn) Upgrade(u *decode.Upgrade) {
-	ev := c.event(capture.KindUpgrade)
-	ev.Seq = u.Seq
-	ev.Protocol = u.Protocol
-	ev.Subprotocol = u.Subprotocol
-	ev.Extensions = u.Extensions
-	ev.AcceptOK = u.AcceptOK
-	if c.tls {
-		ev.Scheme = "wss"
-	}
-	c.add(ev)
-}
-
-func (c *conn) Frame(side decode.Side, f *decode.Frame) {
-	ev := c.event(capture.KindFrame)
-	ev.From = side.String()
-	ev.Fin = f.Fin
-	ev.RSV = f.RSV
-	ev.Opcode = f.Opcode
-	ev.Masked = f.Masked
-	ev.Len = f.Len
-	c.add(ev)
-}
-
-func (c *conn) Message(side decode.Side, m *decode.Message) {
-	ev := c.event(capture.KindMessage)
-	ev.From = side.String()
-	ev.Op = decode.OpName(m.Opcode)
-	ev.Frames = m.Frames
-	ev.Len = m.Len
-	ev.WireLen = m.WireLen
-	ev.Compressed = m.Compressed
-	ev.Payload = m.Payload
-	ev.Truncated = m.Truncated
-	ev.Code = m.CloseCode
-	ev.Reason = m.CloseReason
-	c.add(ev)
-}
-
-func (c *conn) Error(side decode.Side, err error) {
-	ev := c.event(capture.KindError)
-	ev.From = side.String()
-	ev.Msg = err.Error()
-	if c.closed.Load() {
-		// A message cut short because frametap closed the connection is
-		// not the peer's fault: say so.
-		ev.Msg = "cut by frametap's shutdown: " + ev.Msg
-	}
-	c.add(ev)
-}
-
-func appendHeaders(dst []capture.Header, hs []decode.Header) []capture.Header {
-	for _, h := range hs {
-		dst = append(dst, capture.Header{h.Name, h.Value})
-	}
-	return dst
 }

@@ -99,15 +99,21 @@ type Config struct {
 	// Insecure accepts any upstream certificate (mitmproxy's
 	// --ssl-insecure); tls events still say whether it verified.
 	Insecure bool
-	// IgnoreHosts: CONNECT tunnels whose host:port it matches are relayed
-	// opaque, never intercepted (for clients that pin certificates). If
-	// nil, every TLS tunnel is intercepted when CA is set.
+	// IgnoreHosts: CONNECT tunnels whose host:port it matches anywhere
+	// (a search, as mitmproxy's ignore_hosts, so that patterns users copy
+	// from mitmproxy mean the same) are relayed opaque, never intercepted
+	// (for clients that pin certificates). If nil, every TLS tunnel is
+	// intercepted when CA is set.
 	IgnoreHosts *regexp.Regexp
 	// AllowUpstream, if set, is the only upstreams frametap connects to:
-	// a host:port it does not match gets a 502 before any name lookup or
-	// dial. Tests and demos use it to keep a browser's background requests
-	// on this machine. If nil, any upstream may be dialed.
+	// it must match a host:port whole (frametap anchors it at both ends),
+	// and one it does not match gets a 502 before any name lookup or dial.
+	// Tests and demos use it to keep a browser's background requests on
+	// this machine. If nil, any upstream may be dialed.
 	AllowUpstream *regexp.Regexp
+	// DialContext connects to upstreams, after AllowUpstream allowed them.
+	// If nil, a net.Dialer's is used.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// Decode bounds what the decoders keep (bodies, messages, heads).
 	Decode decode.Config
@@ -115,10 +121,32 @@ type Config struct {
 	Outputs []capture.Output
 	// DialTimeout bounds dialing an upstream. If zero, 10 seconds.
 	DialTimeout time.Duration
+	// HeaderTimeout bounds how long an HTTP client may take to send a
+	// request head: the first from the accept, a later one from its
+	// first byte. A client that sent part of a head is answered 408; one
+	// that sent nothing is closed quietly. If zero, DefaultHeaderTimeout;
+	// if negative, none.
+	HeaderTimeout time.Duration
+	// IdleTimeout bounds how long an HTTP connection may stay open between
+	// exchanges, with no request owed an answer and none started. If zero,
+	// DefaultIdleTimeout; if negative, none. Neither timeout applies while
+	// a body, a WebSocket or a tunnel's bytes flow, or while a response is
+	// due.
+	IdleTimeout time.Duration
 	// Logger reports what is not an event (a failing capture output).
 	// If nil, slog.Default() is used.
 	Logger *slog.Logger
 }
+
+// Defaults of Config's timeouts. The header timeout is nginx's
+// client_header_timeout default, long enough to type a request into nc by
+// hand; the idle timeout is longer than the idle timeouts of browsers
+// (Firefox 115 s, Chrome 5 minutes at most), so that frametap never closes
+// a kept-alive connection the client is about to reuse.
+const (
+	DefaultHeaderTimeout = 60 * time.Second
+	DefaultIdleTimeout   = 5 * time.Minute
+)
 
 // Proxy serves client connections. Its methods are safe for concurrent use.
 type Proxy struct {
@@ -139,6 +167,11 @@ type Proxy struct {
 
 	upAddr string // Reverse: Config.Upstream as host:port
 	upTLS  bool   // Reverse: the upstream speaks TLS
+
+	allow         *regexp.Regexp // Config.AllowUpstream anchored at both ends
+	dialContext   func(ctx context.Context, network, addr string) (net.Conn, error)
+	headerTimeout time.Duration // <= 0: none
+	idleTimeout   time.Duration // <= 0: none
 }
 
 // New returns a Proxy; Serve starts it.
@@ -155,15 +188,28 @@ func New(cfg Config) *Proxy {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	upAddr, upTLS := strings.CutPrefix(cfg.Upstream, "https://")
+	var allow *regexp.Regexp
+	if cfg.AllowUpstream != nil {
+		// A group around any valid expression is valid.
+		allow = regexp.MustCompile(`^(?:` + cfg.AllowUpstream.String() + `)$`)
+	}
+	dial := cfg.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
 	return &Proxy{
-		upAddr:    upAddr,
-		upTLS:     upTLS,
-		cfg:       cfg,
-		log:       lg,
-		ctx:       ctx,
-		cancel:    cancel,
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*conn]struct{}),
+		upAddr:        upAddr,
+		upTLS:         upTLS,
+		allow:         allow,
+		dialContext:   dial,
+		headerTimeout: orDefault(cfg.HeaderTimeout, DefaultHeaderTimeout),
+		idleTimeout:   orDefault(cfg.IdleTimeout, DefaultIdleTimeout),
+		cfg:           cfg,
+		log:           lg,
+		ctx:           ctx,
+		cancel:        cancel,
+		listeners:     make(map[net.Listener]struct{}),
+		conns:         make(map[*conn]struct{}),
 	}
 }
 
@@ -257,6 +303,18 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("shutdown: connections still open: %w", ctx.Err())
 	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// allowed reports whether Config.AllowUpstream lets frametap dial addr.
+func (p *Proxy) allowed(addr string) bool {
+	return p.allow == nil || p.allow.MatchString(addr)
 }
 
 // intercepts reports whether a CONNECT tunnel to addr is to have its TLS

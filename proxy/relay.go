@@ -1,334 +1,347 @@
 package proxy
 
 import (
-	"bytes"
-	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/frametap/frametap/decode"
 )
 
-// upstream is one dialed server connection and the goroutine that copies
-// what the server sends to the client.
-type upstream struct {
-	c    *conn
-	conn net.Conn // what the relay reads and writes: raw, or a TLS session on it
-	raw  net.Conn // the socket, closed to end the upstream at once
-	addr string
-	done chan struct{} // closed when copyToClient returns
-	// retired is set when frametap closes this upstream to route the next
-	// request elsewhere: its end is then frametap's doing, not the server's.
-	retired atomic.Bool
-	ended   bool // guarded by c.mu: copyToClient returned
-	use     func([]byte) error
-}
+// This file is the relay every front shares: the client goroutine's read
+// loop, decoding each chunk under the connection's lock before it is
+// forwarded, the one place the client goroutine waits for responses, and
+// the read deadline that bounds an HTTP client between exchanges.
 
-// dial connects to a host:port upstream within the proxy's dial timeout;
-// Shutdown cancels it.
-func (c *conn) dial(addr string) (net.Conn, error) {
-	if re := c.p.cfg.AllowUpstream; re != nil && !re.MatchString(addr) {
-		return nil, fmt.Errorf("upstream %s is not allowed by --allow-upstream %q: not dialed", addr, re)
-	}
-	ctx, cancel := context.WithTimeout(c.p.ctx, c.p.cfg.DialTimeout)
-	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach upstream %s: %w", addr, err)
-	}
-	return nc, nil
-}
+// Sentinels that end a connection's client loop.
+var (
+	// errAnswered: frametap answered the client itself (400, 408, 502)
+	// and ended the connection; the answer is recorded.
+	errAnswered = errors.New("answered by frametap")
+	// errSwitched: c.client changed (TLS was put on the client socket);
+	// the loop goes on reading the new c.client.
+	errSwitched = errors.New("client connection switched to TLS")
+	// errIdle: the client kept the connection without a request for
+	// --idle-timeout (or never sent one): closed, a normal end.
+	errIdle = errors.New("idle connection closed by frametap")
+)
 
-// attach makes nc the connection's upstream and starts copying its bytes to
-// the client.
-func (c *conn) attach(nc net.Conn, addr string) *upstream {
-	up := &upstream{c: c, conn: nc, raw: nc, addr: addr, done: make(chan struct{})}
-	if tc, ok := nc.(*tls.Conn); ok {
-		up.raw = tc.NetConn()
-	}
-	up.use = up.relayChunk
-	c.mu.Lock()
-	c.upstream = up
-	c.server = addr
-	c.mu.Unlock()
-	c.up.Store(up)
-	if c.closed.Load() { // Shutdown ran while we dialed: abort may not have seen this socket
-		nc.Close()
-	}
-	go up.copyToClient()
-	return up
-}
-
-// retire closes the current upstream because the next request goes to
-// another host; it returns once that upstream's copier has stopped.
-func (c *conn) retire() {
-	up := c.upstream
-	if up == nil {
-		return
-	}
-	up.retired.Store(true)
-	up.raw.Close()
-	<-up.done
-	c.mu.Lock()
-	c.upstream = nil
-	c.server = ""
-	c.mu.Unlock()
-	c.up.Store(nil)
-}
-
-// copyToClient relays server → client until the server ends. It is the
-// second goroutine of a connection (named, so stack traces say what it is).
-func (up *upstream) copyToClient() {
-	c := up.c
-	defer func() {
-		c.mu.Lock()
-		up.ended = true
-		c.changed.Broadcast()
-		c.mu.Unlock()
-		close(up.done)
-	}()
-	r := newChunkReader(up.conn)
+// relayClient runs the client → server direction until the client ends,
+// then waits for the upstream to finish. It is the client goroutine's loop.
+func (c *conn) relayClient() {
+	r := newChunkReader(c.client)
 	for {
-		err := r.read(up.use)
+		err := r.read(c.front.clientChunk)
 		if err == nil {
 			continue
-		}
-		if up.retired.Load() {
-			return
-		}
-		c.endSide(decode.Server)
-		if errors.Is(err, io.EOF) {
-			// Pass the server's FIN on: the client sees exactly what the
-			// server did, and a response framed by close completes.
-			closeWrite(c.client)
-			return
-		}
-		c.mu.Lock()
-		c.fail(err)
-		c.mu.Unlock()
-		c.raw.Close() // unblock the client goroutine: the connection is over
-		return
-	}
-}
-
-func (up *upstream) relayChunk(b []byte) error {
-	c := up.c
-	c.decodeChunk(decode.Server, b)
-	_, err := c.client.Write(b)
-	if c.p.cfg.Mode == Regular {
-		// The client goroutine may be waiting for this response to be
-		// out before it answers or reroutes (forwarder.drain): wake it,
-		// taking the lock only then. drain sets draining before it reads
-		// writing, and this clears writing before it reads draining, so
-		// one of the two always sees the other.
-		c.writing.Store(false)
-		if c.draining.Load() {
-			c.mu.Lock()
-			c.changed.Broadcast()
-			c.mu.Unlock()
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("write to client: %w", err)
-	}
-	return nil
-}
-
-// serveReverse relays the client to the fixed upstream, both ways, decoding
-// everything and changing nothing. With a CA it first sniffs the client's
-// first byte: TLS is terminated (a certificate for the SNI, else the
-// upstream's host), anything else is relayed as it comes.
-func (c *conn) serveReverse() {
-	p := c.p
-	rv := &reverser{c: c}
-	tg := tlsTarget{addr: p.upAddr, host: hostOnly(p.upAddr), tls: p.upTLS, serverName: hostOnly(p.upAddr)}
-	if p.cfg.CA == nil {
-		if err := rv.connect(tg, nil); err != nil {
-			return
-		}
-	} else {
-		rv.pending = &tg
-		c.raw.SetReadDeadline(time.Now().Add(sniffWait))
-		c.sniffExpired = func() error {
-			tg := *rv.pending
-			rv.pending = nil
-			return rv.connect(tg, nil)
-		}
-	}
-	c.copyFromClient(newChunkReader(c.client), rv.chunk)
-}
-
-// reverser is the client → server direction of a reverse-mode connection.
-type reverser struct {
-	c       *conn
-	pending *tlsTarget // the first client byte decides whether TLS is intercepted
-}
-
-func (rv *reverser) chunk(b []byte) error {
-	c := rv.c
-	if rv.pending != nil {
-		tg := *rv.pending
-		rv.pending = nil
-		c.sniffExpired = nil
-		c.raw.SetReadDeadline(time.Time{})
-		if b[0] == tlsRecordHandshake {
-			return c.intercept(b, tg)
-		}
-		if err := rv.connect(tg, b); err != nil {
-			return err
-		}
-	}
-	c.decodeChunk(decode.Client, b)
-	if _, err := c.upstream.conn.Write(b); err != nil {
-		return fmt.Errorf("write to server: %w", err)
-	}
-	return nil
-}
-
-// connect dials the upstream (with TLS when tg.tls) and attaches it. If it
-// cannot, the client gets a 502 (first holds client bytes read already)
-// and connect returns errAnswered.
-func (rv *reverser) connect(tg tlsTarget, first []byte) error {
-	c := rv.c
-	nc, err := c.connectUpstream(c.p.ctx, tg, "")
-	if err != nil {
-		if len(first) > 0 {
-			c.mu.Lock()
-			c.client = &prefixConn{Conn: c.client, prefix: bytes.Clone(first)}
-			c.mu.Unlock()
-		}
-		c.refuse(err)
-		return errAnswered
-	}
-	c.attach(nc, tg.addr)
-	return nil
-}
-
-// copyFromClient runs the client → server direction until the client ends,
-// then waits for the upstream to finish.
-func (c *conn) copyFromClient(r *chunkReader, use func([]byte) error) {
-	for {
-		err := r.read(use)
-		if err == nil {
-			continue
-		}
-		if errors.Is(err, errAnswered) {
-			return
 		}
 		if errors.Is(err, errSwitched) {
 			r = newChunkReader(c.client)
 			continue
 		}
-		if c.sniffExpired != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-			expired := c.sniffExpired
-			c.sniffExpired = nil
-			c.raw.SetReadDeadline(time.Time{})
-			if err = expired(); err == nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if err = c.expired(); err == nil {
 				continue
 			}
-			if errors.Is(err, errAnswered) {
-				return
-			}
 		}
-		c.endSide(decode.Client)
-		c.mu.Lock()
-		up := c.upstream
-		c.fail(err)
-		c.mu.Unlock()
-		if up == nil {
+		if errors.Is(err, errAnswered) {
 			return
 		}
-		if errors.Is(err, io.EOF) {
-			closeWrite(up.conn)
-		} else {
-			up.conn.Close()
-		}
-		<-up.done
+		c.endClient(err)
 		return
 	}
 }
 
-// refuse answers a client whose upstream cannot be dialed in reverse mode:
-// it reads the request (so the 502 pairs with it in the capture), then
-// answers 502 with the reason and closes.
-func (c *conn) refuse(dialErr error) {
+// endClient ends the client direction: the decoder learns that the client
+// sent its last byte, the upstream gets the client's FIN (or is closed, on
+// an error or an idle close), and the client goroutine waits for the
+// upstream's copier.
+func (c *conn) endClient(err error) {
 	c.mu.Lock()
-	c.errorEvent("server", dialErr)
-	c.flush()
+	if !c.broken {
+		c.rec.now = time.Now()
+		c.dec.End(decode.Client)
+		c.rec.flush()
+	}
+	c.fail(err)
 	c.mu.Unlock()
+	up := c.up.Load()
+	switch {
+	case up == nil:
+	case errors.Is(err, io.EOF):
+		closeWrite(up.conn)
+		<-up.done
+	default:
+		c.retire()
+	}
+}
 
-	c.client.SetReadDeadline(time.Now().Add(5 * time.Second))
-	r := newChunkReader(c.client)
-	gotHead := false
-	for !gotHead {
-		err := r.read(func(b []byte) error {
-			for len(b) > 0 && !gotHead {
-				c.mu.Lock()
-				c.now = time.Now()
-				n, head, perr := c.dec.FeedRequest(b)
-				c.bytes[decode.Client] += int64(n)
-				c.flush()
-				c.mu.Unlock()
-				if perr != nil || n == 0 {
-					return errAnswered
-				}
-				gotHead = head != nil
-				b = b[n:]
-			}
-			return nil
-		})
-		if err != nil {
+// decodeClient decodes client bytes that pass unchanged (a tunnel, a
+// WebSocket, reverse mode) and records their events.
+func (c *conn) decodeClient(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.broken {
+		return
+	}
+	c.rec.now = time.Now()
+	c.bytes[decode.Client] += int64(len(b))
+	for len(b) > 0 {
+		n, _, _ := c.feedClient(b)
+		if n == 0 {
 			break
 		}
+		b = b[n:]
 	}
-	c.answer(502, "Bad Gateway", dialErr.Error(), gotHead)
+	c.rec.flush()
+	c.arm()
 }
 
-// errAnswered ends a connection that frametap answered itself (400, 502).
-var errAnswered = errors.New("answered by frametap")
+// relayOpaque decodes client bytes that pass unchanged and forwards them.
+func (c *conn) relayOpaque(b []byte) error {
+	c.decodeClient(b)
+	up := c.up.Load()
+	if up == nil {
+		return errors.New("client sent bytes with no upstream to take them")
+	}
+	if _, err := up.conn.Write(b); err != nil {
+		return fmt.Errorf("write to server: %w", err)
+	}
+	return nil
+}
 
-// answer writes frametap's own response and ends the connection: the
-// response says Connection: close. When record is set the response is fed
-// to the decoder as server bytes, so it pairs with the request it answers.
-func (c *conn) answer(status int, text, reason string, record bool) error {
-	body := "frametap: " + reason + "\n"
-	resp := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-		status, text, len(body), body)
+// feedClient decodes client bytes up to the next request-head boundary
+// (decode.Conn.FeedRequest) and keeps track of a request head being
+// received, for the header timeout. Callers hold mu.
+func (c *conn) feedClient(b []byte) (n int, head *decode.Request, err error) {
+	wasHead := c.dec.AtRequestHead()
+	n, head, err = c.dec.FeedRequest(b)
+	k := &c.clock
+	if n > 0 {
+		k.tlsIdle = false
+	}
+	switch {
+	case head != nil || err != nil:
+		k.held, k.served = false, true
+	case wasHead && n > 0 && !k.held:
+		k.held, k.heldSince = true, c.rec.now
+		if !k.served {
+			k.heldSince = c.accepted // the first head is owed from the start
+		}
+	}
+	return n, head, err
+}
+
+// decodeServer decodes a chunk from the server and records its events.
+// It is the copier's hot path: one lock, no allocation.
+func (c *conn) decodeServer(b []byte) {
 	c.mu.Lock()
-	if record {
-		c.now = time.Now()
-		c.dec.Feed(decode.Server, []byte(resp))
-		c.flush()
-	}
-	c.mu.Unlock()
-	c.client.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	c.client.Write([]byte(resp))
-	lingerClose(c.client)
-	return errAnswered
-}
-
-// lingerClose half-closes nc and reads what the client still sends for a
-// moment, so that closing does not reset the connection before the client
-// has read frametap's answer.
-func lingerClose(nc net.Conn) {
-	closeWrite(nc)
-	nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	io.Copy(io.Discard, io.LimitReader(nc, 1<<20))
-}
-
-// closeWrite half-closes a connection where the transport allows it, and
-// closes it otherwise.
-func closeWrite(nc net.Conn) {
-	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
+	defer c.mu.Unlock()
+	if c.broken {
 		return
 	}
-	nc.Close()
+	c.rec.now = time.Now()
+	c.bytes[decode.Server] += int64(len(b))
+	c.dec.Feed(decode.Server, b)
+	c.rec.flush()
+	c.arm()
+	if c.waiting {
+		c.settle.Signal() // a response may have completed
+	}
+}
+
+// endServer tells the decoder that the server sent its last byte, and
+// records err unless it is a normal end.
+func (c *conn) endServer(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.broken {
+		c.rec.now = time.Now()
+		c.dec.End(decode.Server)
+		c.rec.flush()
+		c.arm()
+	}
+	c.fail(err)
+}
+
+// awaitResponses is where the client goroutine waits for the upstream: it
+// returns once at most due requests are without their response, or once
+// no response can come any more (no upstream, it ended, the connection is
+// closing). It reports whether the server ended the upstream itself
+// (gone): frametap passed that end on to the client, so nothing may be
+// sent on the client's behalf after it. Responses reach the client in
+// request order because the client goroutine then retires the upstream,
+// which waits for the copier's last write, before it writes or dials.
+func (c *conn) awaitResponses(due int) (gone bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		up := c.up.Load()
+		switch {
+		case up == nil || c.closed.Load() || c.broken:
+			return false
+		case up.ended:
+			return !up.retired
+		case c.dec.Pending() <= due:
+			return false
+		}
+		c.waiting = true
+		c.settle.Wait()
+		c.waiting = false
+	}
+}
+
+// answered reports whether the final response to request seq was
+// recorded.
+func (c *conn) answered(seq int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rec.lastFinal >= seq
+}
+
+// recordFailure records an error frametap met itself (a dial, a refusal).
+func (c *conn) recordFailure(from string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rec.now = time.Now()
+	c.rec.failure(from, err)
+	c.rec.flush()
+}
+
+// count adds n bytes (negative: takes them back) to what side sent.
+func (c *conn) count(side decode.Side, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bytes[side] += int64(n)
+}
+
+// clientWait is what the client's read deadline bounds.
+type clientWait uint8
+
+const (
+	waitNone  clientWait = iota // bytes flow as a stream, or the server's turn: no deadline
+	waitSniff                   // the front waits for the first byte (sniffWait)
+	waitHead                    // a request head is owed: --header-timeout
+	waitIdle                    // nothing is owed: --idle-timeout
+)
+
+// deadlineClock is the read deadline frametap keeps on the client socket
+// of an HTTP connection, as nginx's client_header_timeout and
+// keepalive_timeout and haproxy's timeout http-request and http-keep-alive
+// do (RFC 9112 section 9.5 lets a server close an idle connection): the
+// first request head is owed within --header-timeout of the accept, a
+// later one within --header-timeout of its first byte, and between
+// exchanges the client may keep the connection --idle-timeout. There is no
+// deadline while a body, a WebSocket or a tunnel's bytes flow, or while
+// the server owes a response.
+type deadlineClock struct {
+	wait      clientWait
+	since     time.Time // waitHead: since when the head is owed
+	deadline  time.Time
+	held      bool      // bytes of a request head came, the head is not complete
+	heldSince time.Time //
+	served    bool      // a request head completed on this connection
+	tlsIdle   bool      // frametap terminated TLS in a tunnel and no request came yet
+}
+
+// arm sets the client's read deadline from the connection's state after
+// a chunk was decoded. It costs a few comparisons when nothing changed.
+// Callers hold mu.
+func (c *conn) arm() {
+	k := &c.clock
+	if k.wait == waitSniff {
+		return // the front's own deadline stands until it ends it
+	}
+	want, since := c.clientWait()
+	if want == k.wait && (want != waitHead || since.Equal(k.since)) {
+		return
+	}
+	k.wait, k.since, k.deadline = want, since, time.Time{}
+	switch want {
+	case waitHead:
+		k.deadline = since.Add(c.p.headerTimeout)
+	case waitIdle:
+		k.deadline = c.rec.now.Add(c.p.idleTimeout)
+	}
+	c.raw.SetReadDeadline(k.deadline)
+}
+
+// clientWait says what the client owes, and since when. Callers hold mu.
+func (c *conn) clientWait() (clientWait, time.Time) {
+	k := &c.clock
+	switch {
+	case c.broken:
+	case !c.dec.AtRequestHead():
+		if k.tlsIdle && c.p.idleTimeout > 0 {
+			return waitIdle, time.Time{}
+		}
+	case k.held:
+		if c.p.headerTimeout > 0 {
+			return waitHead, k.heldSince
+		}
+	case c.dec.Pending() > 0:
+	case !k.served:
+		if c.p.headerTimeout > 0 {
+			return waitHead, c.accepted
+		}
+	case c.p.idleTimeout > 0:
+		return waitIdle, time.Time{}
+	}
+	return waitNone, time.Time{}
+}
+
+// sniffFor arms the front's wait for the first client byte: if none comes
+// within d, expired runs on the client goroutine.
+func (c *conn) sniffFor(d time.Duration, expired func() error) {
+	c.sniff = expired
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := &c.clock
+	k.wait, k.deadline = waitSniff, time.Now().Add(d)
+	c.raw.SetReadDeadline(k.deadline)
+}
+
+// endSniff ends the front's wait for the first client byte; the next
+// chunk decoded sets the deadline from the HTTP state.
+func (c *conn) endSniff() {
+	c.sniff = nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clock.wait, c.clock.deadline = waitNone, time.Time{}
+	c.raw.SetReadDeadline(time.Time{})
+}
+
+// expired acts on a client read that hit its deadline: the front's sniff
+// ends, a connection idle too long is closed quietly, one owing a request
+// head too long is answered 408. It returns nil when reading goes on.
+func (c *conn) expired() error {
+	if c.sniff != nil {
+		f := c.sniff
+		c.endSniff()
+		return f()
+	}
+	c.mu.Lock()
+	k := c.clock
+	held, pending := k.held, c.dec.Pending()
+	if k.wait == waitNone {
+		c.raw.SetReadDeadline(time.Time{})
+	}
+	c.mu.Unlock()
+	if k.wait == waitNone || time.Now().Before(k.deadline) {
+		return nil // re-armed since it fired
+	}
+	if k.wait == waitIdle || !held {
+		return errIdle // nothing of a request came: a browser's preconnect does this
+	}
+	why := fmt.Sprintf("no complete request head within %v (--header-timeout)", c.p.headerTimeout)
+	if pending > 0 {
+		// Responses are still due: a 408 cannot be put in its turn.
+		c.mu.Lock()
+		c.rec.cut = why + ", frametap closed the connection: "
+		c.mu.Unlock()
+		return errors.New(why)
+	}
+	return c.answerTimeout(why)
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/frametap/frametap/capture"
 	"github.com/frametap/frametap/decode"
 )
 
@@ -29,10 +28,6 @@ const tlsRecordHandshake = 0x16
 // alpnHTTP1 is the only protocol frametap offers either side: it decodes
 // HTTP/1.x, so browsers must not switch to h2 (RFC 7301).
 var alpnHTTP1 = []string{"http/1.1"}
-
-// errSwitched ends a chunk loop because c.client changed (TLS was put on
-// the client socket): copyFromClient goes on reading the new c.client.
-var errSwitched = errors.New("client connection switched to TLS")
 
 // tlsTarget is where a connection whose first byte is sniffed goes.
 type tlsTarget struct {
@@ -58,16 +53,22 @@ func hostOnly(addr string) string {
 // session and the upstream is attached: it returns errSwitched. An
 // upstream that cannot be reached or verified is answered 502 inside the
 // client's TLS session.
+//
+// intercept owns tg.nc (an upstream dialed already) and closes it, or the
+// upstream it becomes, on every exit that does not attach it.
 func (c *conn) intercept(first []byte, tg tlsTarget) error {
 	ctx, cancel := context.WithTimeout(c.p.ctx, 2*c.p.cfg.DialTimeout)
 	defer cancel()
-	pending := tg.nc // owned here until connectUpstream takes it
-	var up net.Conn
+	owned := tg.nc // until connectUpstream takes it; then what it returns
+	defer func() {
+		if owned != nil {
+			owned.Close()
+		}
+	}()
 	var upErr error
 	srv := tls.Server(&prefixConn{Conn: c.raw, prefix: bytes.Clone(first)}, &tls.Config{
 		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-			pending = nil
-			up, upErr = c.connectUpstream(ctx, tg, hello.ServerName)
+			owned, upErr = c.connectUpstream(ctx, tg, hello.ServerName)
 			name := hello.ServerName
 			if name == "" {
 				name = tg.host
@@ -80,40 +81,36 @@ func (c *conn) intercept(first []byte, tg tlsTarget) error {
 		},
 	})
 	if err := srv.HandshakeContext(ctx); err != nil {
-		for _, nc := range []net.Conn{pending, up} {
-			if nc != nil {
-				nc.Close()
-			}
+		if upErr != nil {
+			c.recordFailure("server", upErr) // it failed first, and is as much the user's concern
 		}
 		err = clientHandshakeError(err)
-		c.mu.Lock()
-		c.errorEvent("client", err)
-		c.flush()
-		c.mu.Unlock()
+		c.recordFailure("client", err)
 		return err
 	}
-	cs := srv.ConnectionState()
 	c.mu.Lock()
-	c.now = time.Now()
-	ev := c.event(capture.KindTLS)
-	ev.Side = decode.Client.String()
-	setTLSState(ev, cs)
-	c.add(ev)
-	c.flush()
+	c.rec.now = time.Now()
+	c.rec.handshake(decode.Client, srv.ConnectionState(), "", false)
+	c.rec.flush()
 	c.client = srv
-	c.tls = true
+	c.rec.tls = true
+	c.clock.tlsIdle = true // HTTP is to come inside: until it does, the connection is idle
 	c.mu.Unlock()
 	if upErr != nil {
-		c.refuse(upErr)
-		return errAnswered
+		return c.refuse(upErr, nil)
 	}
-	c.attach(up, tg.addr)
+	c.attach(owned, tg.addr)
+	owned = nil
+	c.mu.Lock()
+	c.arm()
+	c.mu.Unlock()
 	return errSwitched
 }
 
 // connectUpstream dials tg (unless it was dialed already) and, when tg.tls,
 // does the TLS handshake, naming the server tg.serverName, else sni, else
-// tg.host.
+// tg.host. It owns tg.nc: on an error it has closed it and returns a nil
+// net.Conn.
 func (c *conn) connectUpstream(ctx context.Context, tg tlsTarget, sni string) (net.Conn, error) {
 	nc := tg.nc
 	if nc == nil {
@@ -137,8 +134,12 @@ func (c *conn) connectUpstream(ctx context.Context, tg tlsTarget, sni string) (n
 
 // handshakeUpstream puts TLS on nc as a client of name, verifying the
 // server's certificate against Config.UpstreamRoots unless Config.Insecure,
-// and records the server side's tls event.
-func (c *conn) handshakeUpstream(ctx context.Context, nc net.Conn, addr, name string) (*tls.Conn, error) {
+// and records the server side's tls event. On an error it has closed nc.
+//
+// It returns a net.Conn, not a *tls.Conn: a nil *tls.Conn returned as a
+// net.Conn is not a nil interface, and closing it panics (issue 8, defect
+// 0).
+func (c *conn) handshakeUpstream(ctx context.Context, nc net.Conn, addr, name string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.p.cfg.DialTimeout)
 	defer cancel()
 	cfg := &tls.Config{ServerName: name, RootCAs: c.p.cfg.UpstreamRoots, NextProtos: alpnHTTP1}
@@ -160,21 +161,11 @@ func (c *conn) handshakeUpstream(ctx context.Context, nc net.Conn, addr, name st
 		}
 		return nil, fmt.Errorf("TLS with upstream %s as %q: %w%s", addr, name, err, hint)
 	}
-	cs := tc.ConnectionState()
 	c.mu.Lock()
-	c.now = time.Now()
-	ev := c.event(capture.KindTLS)
-	ev.Side = decode.Server.String()
-	setTLSState(ev, cs)
-	ev.SNI = name
-	if len(cs.PeerCertificates) > 0 {
-		ev.Subject = cs.PeerCertificates[0].Subject.String()
-		ev.Issuer = cs.PeerCertificates[0].Issuer.String()
-	}
-	ev.Verified = verified
-	c.add(ev)
-	c.flush()
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	c.rec.now = time.Now()
+	c.rec.handshake(decode.Server, tc.ConnectionState(), name, verified)
+	c.rec.flush()
 	return tc, nil
 }
 
@@ -189,13 +180,6 @@ func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, name string) error
 	}
 	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: name, Roots: roots, Intermediates: inter})
 	return err
-}
-
-func setTLSState(ev *capture.Event, cs tls.ConnectionState) {
-	ev.SNI = cs.ServerName
-	ev.ALPN = cs.NegotiatedProtocol
-	ev.Version = tls.VersionName(cs.Version)
-	ev.Cipher = tls.CipherSuiteName(cs.CipherSuite)
 }
 
 // clientHandshakeError explains a failed handshake with the client. A
@@ -235,6 +219,9 @@ func (pc *prefixConn) Read(b []byte) (int, error) {
 	if len(pc.prefix) > 0 {
 		n := copy(b, pc.prefix)
 		pc.prefix = pc.prefix[n:]
+		if len(pc.prefix) == 0 {
+			pc.prefix = nil // not kept for the life of the connection
+		}
 		return n, nil
 	}
 	return pc.Conn.Read(b)

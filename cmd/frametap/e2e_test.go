@@ -38,6 +38,12 @@ var (
 	e2eBuildErr error
 )
 
+// buildHome is HOME as the test started. Package variables are set before
+// any init runs, and ca_test.go's init moves HOME to a temporary directory
+// (so that the frametap processes make their CA there): the build must
+// still find the module and build caches under the real one.
+var buildHome = os.Getenv("HOME")
+
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
@@ -70,7 +76,9 @@ func buildFrametap(out string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	b, err := exec.CommandContext(ctx, goTool, append(args, ".")...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, goTool, append(args, ".")...)
+	cmd.Env = append(os.Environ(), "HOME="+buildHome)
+	b, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, b)
 	}

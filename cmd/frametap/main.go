@@ -59,7 +59,9 @@ type options struct {
 	maxMessage string
 	uiEvents   int
 	allowUp    []string
-	tls        tlsOptions // --ca-dir, --upstream-ca, -k, --ignore-hosts (ca.go)
+	headerWait time.Duration // --header-timeout
+	idleWait   time.Duration // --idle-timeout
+	tls        tlsOptions    // --ca-dir, --upstream-ca, -k, --ignore-hosts (ca.go)
 	read       string
 }
 
@@ -119,7 +121,9 @@ func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.Fl
 	fs.BoolVar(&o.headless, "headless", false, "print one line per event to stdout instead of the dashboard")
 	fs.StringVar(&o.maxBody, "max-body", "1MiB", "HTTP body bytes kept per message in events (k, KiB, M, MiB suffixes)")
 	fs.StringVar(&o.maxMessage, "max-message", "16MiB", "WebSocket payload bytes kept per message in events")
-	fs.Var((*stringsFlag)(&o.allowUp), "allow-upstream", "dial only upstreams whose host:port matches `REGEX` (repeatable); others get a 502, with no name lookup")
+	fs.Var((*stringsFlag)(&o.allowUp), "allow-upstream", "dial only upstreams whose whole host:port matches `REGEX`, e.g. '127\\.0\\.0\\.1:\\d+' (repeatable); others get a 502, with no name lookup")
+	fs.DurationVar(&o.headerWait, "header-timeout", proxy.DefaultHeaderTimeout, "an HTTP client must send a request head within this `DURATION` (the first from the connection's start); 0: no limit")
+	fs.DurationVar(&o.idleWait, "idle-timeout", proxy.DefaultIdleTimeout, "an HTTP connection with no exchange under way is closed after this `DURATION`; 0: no limit (never applies to WebSockets or tunnels)")
 	fs.IntVar(&o.uiEvents, "ui-events", ui.DefaultMaxEvents, "events the dashboard holds in memory (and at most about 256 MiB of them); older ones are only in the capture file (-w), or gone without one")
 	addTLSFlags(fs, &o.tls)
 	return fs
@@ -156,8 +160,12 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 	if err != nil {
 		return fmt.Errorf("--max-message: %w", err)
 	}
+	if o.headerWait < 0 || o.idleWait < 0 {
+		return errors.New("--header-timeout and --idle-timeout take a duration such as 30s or 5m, or 0 for no limit")
+	}
 	var allowUp *regexp.Regexp
 	if len(o.allowUp) > 0 {
+		// The proxy anchors it: each pattern must match a whole host:port.
 		if allowUp, err = regexp.Compile("(?i)(?:" + strings.Join(o.allowUp, ")|(?:") + ")"); err != nil {
 			return fmt.Errorf("--allow-upstream: %w", err)
 		}
@@ -224,6 +232,9 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		Insecure:      tlsc.insecure,
 		IgnoreHosts:   tlsc.ignore,
 		AllowUpstream: allowUp,
+
+		HeaderTimeout: noLimitIfZero(o.headerWait),
+		IdleTimeout:   noLimitIfZero(o.idleWait),
 	})
 	desc := "HTTP proxy (set http://" + ln.Addr().String() + " as the proxy)"
 	if mode == proxy.Reverse {
@@ -363,6 +374,14 @@ func parseSize(s string) (int, error) {
 		return 0, fmt.Errorf("%q is not a size such as 1048576, 512k or 16MiB", s)
 	}
 	return n * mult, nil
+}
+
+// noLimitIfZero maps a user's 0 ("no limit") to proxy.Config's "none".
+func noLimitIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // noneIfZero maps a user's 0 ("keep nothing") to decode.Config's "none".

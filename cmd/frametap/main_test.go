@@ -60,6 +60,8 @@ func TestBadFlags(t *testing.T) {
 		{"--mode", "sideways"},
 		{"--mode", "reverse:ftp://127.0.0.1:1"},
 		{"--max-body", "huge"},
+		{"--header-timeout", "-1s"},
+		{"--idle-timeout", "soon"},
 		{"extra"},
 	} {
 		var out, errOut bytes.Buffer
@@ -150,5 +152,54 @@ func TestSIGINTFlushesCapture(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(stdout.String()), []byte("GET /ping")) {
 		t.Errorf("headless output lacks the request:\n%s", stdout.String())
+	}
+}
+
+// runProxy runs frametap with args (headless, on a free loopback port) in
+// this process until the test ends, and returns its address.
+func runProxy(t *testing.T, args ...string) string {
+	t.Helper()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(append([]string{"--headless", "--listen", "127.0.0.1:0"}, args...), &stdout, &stderr)
+	}()
+	t.Cleanup(func() {
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	addrRE := regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {
+			return m[1]
+		}
+	}
+	t.Fatalf("frametap did not start: %s", stderr.String())
+	return ""
+}
+
+// --header-timeout and --idle-timeout reach the proxy: a client that owes
+// a head past it gets a 408, an idle one is closed.
+func TestTimeoutFlags(t *testing.T) {
+	us := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "pong") }))
+	defer us.Close()
+	addr := runProxy(t, "--mode", "reverse:"+us.URL, "--header-timeout", "300ms", "--idle-timeout", "300ms")
+	for _, tc := range []struct{ send, want string }{
+		{"GET /slow HTTP/1.1\r\nHo", "HTTP/1.1 408 Request Timeout"},
+		{"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n", "pong"}, // then idle
+	} {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(nc, tc.send)
+		got, err := io.ReadAll(nc) // frametap closes the connection
+		nc.Close()
+		if err != nil || !bytes.Contains(got, []byte(tc.want)) {
+			t.Errorf("sent %q: got %q, %v; want %q, then the connection closed", tc.send, got, err, tc.want)
+		}
 	}
 }

@@ -1,0 +1,269 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"sync/atomic"
+	"time"
+
+	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/decode"
+)
+
+// Bounds of the scratch a recorder keeps between events: a message with
+// more fields than this (one huge head) gets scratch of its own, dropped
+// once its event is out.
+const (
+	maxKeptFields = 64
+	maxKeptHead   = 4 << 10 // forwarder's rewritten head
+)
+
+// recorder turns what one connection's decoder reports into capture
+// events and hands them to the outputs, in the order the bytes carried
+// them. It is the decode.Handler of the connection's decode.Conn; new kinds
+// of events (HTTP/2 streams, SSE) land here.
+//
+// A recorder is not safe for concurrent use: the connection calls it, and
+// its decoder, under conn.mu only.
+type recorder struct {
+	conn    uint64
+	streams []capture.Stream
+	warn    func(error)  // a capture output failed (reported once per proxy)
+	closed  *atomic.Bool // the connection is being shut down (conn.closed)
+
+	// Set by the connection before it feeds the decoder.
+	now     time.Time // when the bytes being decoded were read
+	server  string    // the current upstream's host:port
+	routing bool      // regular mode: a request names its own upstream
+	tls     bool      // the client's TLS is terminated here: exchanges are https/wss
+	cut     string    // when set, the prefix of errors about bytes frametap cut short itself
+
+	// What was recorded, for the connection to act on.
+	lastRequest int // Seq of the last request recorded
+	lastFinal   int // Seq of the last final (non-1xx) response recorded
+
+	ev   capture.Event // scratch for the event being built: clear between events
+	hdrs []capture.Header
+	trls []capture.Header
+}
+
+func newRecorder(id uint64, outputs []capture.Output, warn func(error), closed *atomic.Bool) recorder {
+	r := recorder{conn: id, warn: warn, closed: closed, streams: make([]capture.Stream, len(outputs))}
+	for i, o := range outputs {
+		r.streams[i] = o.Stream()
+	}
+	return r
+}
+
+// event returns the scratch event for kind.
+func (r *recorder) event(kind capture.Kind) *capture.Event {
+	ev := &r.ev
+	ev.Kind, ev.Conn, ev.Time = kind, r.conn, r.now
+	return ev
+}
+
+// add hands the scratch event to every output, then clears it and the
+// scratch slices, so that nothing of the message (a body, a 64 KiB head's
+// strings) stays referenced until the next event. Clearing here rather
+// than in event keeps the cost the same: the event is large.
+func (r *recorder) add() {
+	for _, s := range r.streams {
+		s.Add(&r.ev)
+	}
+	r.ev = capture.Event{}
+	r.hdrs = scrub(r.hdrs)
+	r.trls = scrub(r.trls)
+}
+
+// scrub empties a scratch slice, dropping references to what it held, and
+// drops it altogether when one large message made it grow past the bound.
+func scrub(hs []capture.Header) []capture.Header {
+	if cap(hs) > maxKeptFields {
+		return nil
+	}
+	clear(hs)
+	return hs[:0]
+}
+
+// flush hands the events added so far over; it blocks while an output is
+// behind (backpressure).
+func (r *recorder) flush() {
+	for _, s := range r.streams {
+		if err := s.Flush(); err != nil {
+			r.warn(err)
+		}
+	}
+}
+
+// close releases the streams after the connection's last event.
+func (r *recorder) close() {
+	for _, s := range r.streams {
+		s.Close()
+	}
+}
+
+// open records the connection's first event.
+func (r *recorder) open(client, server, mode string) {
+	ev := r.event(capture.KindOpen)
+	ev.Client, ev.Server, ev.Mode = client, server, mode
+	r.add()
+}
+
+// end records the connection's last event: bytes each way, what ended it
+// (nil: a normal end), and how a WebSocket closed, when hs is set.
+func (r *recorder) end(bytes [2]int64, err error, hs *decode.CloseHandshake) {
+	ev := r.event(capture.KindClose)
+	ev.BytesFromClient = bytes[decode.Client]
+	ev.BytesFromServer = bytes[decode.Server]
+	if err != nil {
+		ev.Err = err.Error()
+	}
+	if hs != nil {
+		ev.WebSocket = true
+		if hs.Sent[hs.First] {
+			ev.WSClosedBy = hs.First.String()
+		}
+		ev.WSCloseClean = hs.Sent[decode.Client] && hs.Sent[decode.Server] && err == nil
+	}
+	r.add()
+}
+
+// failure records an error that frametap itself met (a dial, a timeout, a
+// request it had to refuse); from is "client", "server" or "".
+func (r *recorder) failure(from string, err error) {
+	ev := r.event(capture.KindError)
+	ev.From = from
+	ev.Msg = err.Error()
+	r.add()
+}
+
+// handshake records a TLS session frametap terminated with side. For the
+// server side, name is the name it verified and verified whether it did.
+func (r *recorder) handshake(side decode.Side, cs tls.ConnectionState, name string, verified bool) {
+	ev := r.event(capture.KindTLS)
+	ev.Side = side.String()
+	ev.SNI = cs.ServerName
+	ev.ALPN = cs.NegotiatedProtocol
+	ev.Version = tls.VersionName(cs.Version)
+	ev.Cipher = tls.CipherSuiteName(cs.CipherSuite)
+	if side == decode.Server {
+		ev.SNI = name
+		if len(cs.PeerCertificates) > 0 {
+			ev.Subject = cs.PeerCertificates[0].Subject.String()
+			ev.Issuer = cs.PeerCertificates[0].Issuer.String()
+		}
+		ev.Verified = verified
+	}
+	r.add()
+}
+
+// The decode.Handler methods: the decoder calls them inside Feed,
+// FeedRequest or End.
+
+func (r *recorder) Request(q *decode.Request) {
+	ev := r.event(capture.KindRequest)
+	ev.Seq = q.Seq
+	ev.Method = q.Method
+	ev.Target = q.Target
+	ev.Host = q.Host
+	ev.Proto = q.Proto
+	ev.Server = r.server
+	if r.tls {
+		ev.Scheme = "https"
+	}
+	if r.routing {
+		// A request that names its upstream is recorded before it is
+		// routed (or refused): say where it goes, not where the last
+		// one went.
+		if addr := targetAddr(q.Method, q.Target); addr != "" {
+			ev.Server = addr
+		}
+	}
+	r.lastRequest = q.Seq
+	r.message(ev, q.Headers, q.Trailers, q.BodyLen, q.Body, q.Truncated)
+}
+
+func (r *recorder) Response(s *decode.Response) {
+	ev := r.event(capture.KindResponse)
+	ev.Seq = s.Seq
+	ev.Proto = s.Proto
+	ev.Status = s.Status
+	ev.StatusText = s.Reason
+	ev.Server = r.server
+	if s.Status >= 200 || s.Status == 101 {
+		r.lastFinal = max(r.lastFinal, s.Seq)
+	}
+	r.message(ev, s.Headers, s.Trailers, s.BodyLen, s.Body, s.Truncated)
+}
+
+// message fills in what requests and responses share (RFC 9112 section
+// 2.1: fields and a body) and records the event.
+func (r *recorder) message(ev *capture.Event, headers, trailers []decode.Header, bodyLen int64, body []byte, truncated bool) {
+	r.hdrs = appendHeaders(r.hdrs, headers)
+	r.trls = appendHeaders(r.trls, trailers)
+	ev.Headers, ev.Trailers = r.hdrs, r.trls
+	ev.BodyLen, ev.Body, ev.Truncated = bodyLen, body, truncated
+	r.add()
+}
+
+func (r *recorder) Upgrade(u *decode.Upgrade) {
+	ev := r.event(capture.KindUpgrade)
+	ev.Seq = u.Seq
+	ev.Protocol = u.Protocol
+	ev.Subprotocol = u.Subprotocol
+	ev.Extensions = u.Extensions
+	ev.AcceptOK = u.AcceptOK
+	if r.tls {
+		ev.Scheme = "wss"
+	}
+	r.add()
+}
+
+func (r *recorder) Frame(side decode.Side, f *decode.Frame) {
+	ev := r.event(capture.KindFrame)
+	ev.From = side.String()
+	ev.Fin = f.Fin
+	ev.RSV = f.RSV
+	ev.Opcode = f.Opcode
+	ev.Masked = f.Masked
+	ev.Len = f.Len
+	r.add()
+}
+
+func (r *recorder) Message(side decode.Side, m *decode.Message) {
+	ev := r.event(capture.KindMessage)
+	ev.From = side.String()
+	ev.Op = decode.OpName(m.Opcode)
+	ev.Frames = m.Frames
+	ev.Len = m.Len
+	ev.WireLen = m.WireLen
+	ev.Compressed = m.Compressed
+	ev.Payload = m.Payload
+	ev.Truncated = m.Truncated
+	ev.Code = m.CloseCode
+	ev.Reason = m.CloseReason
+	r.add()
+}
+
+func (r *recorder) Error(side decode.Side, err error) {
+	ev := r.event(capture.KindError)
+	ev.From = side.String()
+	ev.Msg = err.Error()
+	switch {
+	case r.cut != "":
+		// frametap stopped reading (a timeout, its own answer): what
+		// the decoder calls cut short is frametap's doing.
+		ev.Msg = r.cut + ev.Msg
+	case r.closed != nil && r.closed.Load():
+		// A message cut short because frametap closed the connection
+		// is not the peer's fault: say so.
+		ev.Msg = "cut by frametap's shutdown: " + ev.Msg
+	}
+	r.add()
+}
+
+func appendHeaders(dst []capture.Header, hs []decode.Header) []capture.Header {
+	for _, h := range hs {
+		dst = append(dst, capture.Header{h.Name, h.Value})
+	}
+	return dst
+}

@@ -1,0 +1,161 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+)
+
+// upstream is one dialed server connection being relayed, and the
+// goroutine that copies what the server sends to the client.
+type upstream struct {
+	c    *conn
+	conn net.Conn           // what the relay reads and writes: raw, or a TLS session on it
+	raw  net.Conn           // the socket, closed to end the upstream at once
+	addr string             // host:port
+	done chan struct{}      // closed when copyToClient returns
+	use  func([]byte) error // relayChunk, bound once: no allocation per chunk
+
+	// Guarded by c.mu.
+	retired bool // frametap ended this upstream itself: its end is not the server's
+	ended   bool // copyToClient returned
+}
+
+// parked is an upstream dialed before frametap knows how to relay it: a
+// CONNECT tunnel's, until the client's first byte says whether TLS is to
+// be intercepted. Its owner (the front that dialed it) either hands it on
+// with take or closes it with close, which it defers on every exit.
+type parked struct {
+	nc   net.Conn
+	addr string
+}
+
+func (pk *parked) hold(nc net.Conn, addr string) { pk.nc, pk.addr = nc, addr }
+func (pk *parked) held() bool                    { return pk.nc != nil }
+
+// take hands the parked upstream on; its new owner must close it.
+func (pk *parked) take() (net.Conn, string) {
+	nc, addr := pk.nc, pk.addr
+	pk.nc, pk.addr = nil, ""
+	return nc, addr
+}
+
+func (pk *parked) close() {
+	if pk.nc != nil {
+		pk.nc.Close()
+		pk.nc = nil
+	}
+}
+
+// dial connects to a host:port upstream within the proxy's dial timeout,
+// once Config.AllowUpstream allows it: no name is looked up before that.
+// Shutdown cancels it.
+func (c *conn) dial(addr string) (net.Conn, error) {
+	if !c.p.allowed(addr) {
+		return nil, fmt.Errorf("upstream %s is not allowed by --allow-upstream %q (it must match the whole host:port): not dialed", addr, c.p.cfg.AllowUpstream)
+	}
+	ctx, cancel := context.WithTimeout(c.p.ctx, c.p.cfg.DialTimeout)
+	defer cancel()
+	nc, err := c.p.dialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach upstream %s: %w", addr, err)
+	}
+	return nc, nil
+}
+
+// attach makes nc the connection's upstream and starts copying its bytes
+// to the client. Client goroutine only.
+func (c *conn) attach(nc net.Conn, addr string) {
+	up := &upstream{c: c, conn: nc, raw: nc, addr: addr, done: make(chan struct{})}
+	if tc, ok := nc.(*tls.Conn); ok {
+		up.raw = tc.NetConn()
+	}
+	up.use = up.relayChunk
+	c.setServer(addr)
+	c.up.Store(up)
+	if c.closed.Load() { // Shutdown ran while we dialed: abort may not have seen this socket
+		nc.Close()
+	}
+	go up.copyToClient()
+}
+
+// retire ends the current upstream by frametap's doing (the next request
+// goes elsewhere, or frametap answers the client itself) and returns once
+// its copier has stopped: from then on nothing else writes to the client.
+// Client goroutine only.
+func (c *conn) retire() {
+	up := c.up.Load()
+	if up == nil {
+		return
+	}
+	c.mu.Lock()
+	up.retired = true
+	c.mu.Unlock()
+	up.raw.Close()
+	<-up.done
+	c.up.Store(nil)
+	c.setServer("")
+}
+
+func (c *conn) setServer(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rec.server = addr
+}
+
+// copyToClient relays server → client until the server ends. It is the
+// second goroutine of a connection (named, so stack traces say what it is).
+func (up *upstream) copyToClient() {
+	c := up.c
+	defer up.finished()
+	defer c.recoverPanic("server")
+	r := newChunkReader(up.conn)
+	for {
+		err := r.read(up.use)
+		if err == nil {
+			continue
+		}
+		if up.isRetired() {
+			return
+		}
+		c.endServer(err)
+		if errors.Is(err, io.EOF) {
+			// Pass the server's FIN on: the client sees exactly what the
+			// server did, and a response framed by close completes.
+			closeWrite(c.client)
+			return
+		}
+		c.raw.Close() // unblock the client goroutine: the connection is over
+		return
+	}
+}
+
+func (up *upstream) isRetired() bool {
+	up.c.mu.Lock()
+	defer up.c.mu.Unlock()
+	return up.retired
+}
+
+// finished marks the upstream ended and wakes the client goroutine if it
+// waits for responses.
+func (up *upstream) finished() {
+	c := up.c
+	c.mu.Lock()
+	up.ended = true
+	c.settle.Signal()
+	c.mu.Unlock()
+	close(up.done)
+}
+
+// relayChunk decodes a server chunk, then forwards it to the client.
+func (up *upstream) relayChunk(b []byte) error {
+	c := up.c
+	c.decodeServer(b)
+	if _, err := c.client.Write(b); err != nil {
+		return fmt.Errorf("write to client: %w", err)
+	}
+	return nil
+}
