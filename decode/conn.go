@@ -31,6 +31,7 @@ type Conn struct {
 	dropped  bool         // interim responses past h1HeldMax were dropped (reported once)
 	lost     bool         // client bytes were not decoded as requests (an error was reported)
 	wait     []byte       // client bytes held until the answer to an upgrade or CONNECT
+	fold     []byte       // where a folded field value is joined
 
 	ws [2]*wsStream // after a 101 to a WebSocket upgrade
 	hs CloseHandshake
@@ -185,6 +186,9 @@ func (c *Conn) feed(s *h1Stream, p []byte, stop bool) (n int, head *Request) {
 		case h1ChunkSize:
 			k, done, msg := s.chunkLine(p[n:], c.maxHead)
 			n += k
+			if done && s.cbareLF {
+				msg = c.bareLF(s, "the chunk-size line ends in a bare LF")
+			}
 			switch {
 			case msg != "":
 				c.fatalBody(s, msg)
@@ -199,15 +203,21 @@ func (c *Conn) feed(s *h1Stream, p []byte, stop bool) (n int, head *Request) {
 				s.resetChunkLine()
 			}
 		case h1ChunkCR, h1ChunkLF:
-			switch b := p[n]; {
+			b := p[n]
+			n++
+			switch {
 			case b == '\r' && s.state == h1ChunkCR:
 				s.state = h1ChunkLF
+			case b == '\n' && s.state == h1ChunkLF:
+				s.state = h1ChunkSize
 			case b == '\n':
 				s.state = h1ChunkSize
+				if msg := c.bareLF(s, "the chunk data is followed by a bare LF"); msg != "" {
+					c.fatalBody(s, msg)
+				}
 			default:
 				c.fatalBody(s, fmt.Sprintf("chunk data: %q instead of the CRLF after the chunk", b))
 			}
-			n++
 		case h1Trailers:
 			k, text, _, tooLarge := s.scanHead(p[n:], c.maxHead)
 			n += k

@@ -127,7 +127,11 @@ type h1Stream struct {
 	cdigits bool // a hex digit was seen
 	cafter  bool // whitespace or an extension followed the size
 	cext    bool // in a chunk extension
+	ccr     bool // the last byte was a CR
+	cbareLF bool // the line ended in a bare LF
 	cline   int  // bytes of the line
+
+	bareLFSaid bool // a bare LF in this chunked body was reported
 
 	headErr    error // the client's bytes stopped being decodable (a head or body error), for FeedRequest
 	endPending bool  // End came while the bytes were held (h1Wait)
@@ -146,6 +150,15 @@ func (s *h1Stream) newMessage() {
 	s.bodyLen, s.want, s.remain = 0, 0, 0
 	s.trls = s.trls[:0]
 	s.rawHead = false
+	s.bareLFSaid = false
+}
+
+// proto is the HTTP version of the message being read.
+func (s *h1Stream) proto() string {
+	if s.side == Client {
+		return s.req.Proto
+	}
+	return s.resp.Proto
 }
 
 // keep counts body bytes and keeps the first max of them.

@@ -21,10 +21,18 @@ const (
 // direction must go opaque: "If a message is received with both a
 // Transfer-Encoding and a Content-Length header field, the
 // Transfer-Encoding overrides the Content-Length" (reported, not fatal);
-// a request whose final transfer coding is not chunked, or conflicting
-// Content-Length values, are fatal.
+// a request whose final transfer coding is not chunked, conflicting
+// Content-Length values, and Transfer-Encoding in an HTTP/1.0 message are
+// fatal.
 func (c *Conn) framing(s *h1Stream, f *h1Fields, seq int) (kind h1Framing, n int64, msg string) {
 	request := s.side == Client
+	if f.te > 0 && s.proto() == "HTTP/1.0" {
+		// RFC 9112 section 6.1: "A server or client that receives an
+		// HTTP/1.0 message containing a Transfer-Encoding header field
+		// MUST treat the message as if the framing is faulty, even if a
+		// Content-Length is present".
+		return 0, 0, "transfer-encoding in an HTTP/1.0 message: the framing is faulty (RFC 9112 section 6.1)"
+	}
 	if f.te > 0 {
 		chunks, last, unknown := 0, false, ""
 		for _, h := range s.hdrs {
@@ -126,7 +134,9 @@ func parseLength(s string) (int64, bool) {
 
 // chunkLine consumes a chunk-size line: chunk-size [ chunk-ext ] CRLF
 // (RFC 9112 section 7.1). It returns the bytes consumed, whether the line
-// is complete, and a message when it breaks the grammar.
+// is complete, and a message when it breaks the grammar. A CR must be
+// followed by LF; a line that ends in a bare LF is complete, with
+// s.cbareLF set, and the caller decides what that means.
 func (s *h1Stream) chunkLine(p []byte, max int) (n int, done bool, msg string) {
 	for n < len(p) {
 		b := p[n]
@@ -135,11 +145,19 @@ func (s *h1Stream) chunkLine(p []byte, max int) (n int, done bool, msg string) {
 			if !s.cdigits {
 				return n, false, "chunk size: missing"
 			}
+			s.cbareLF = !s.ccr
 			return n, true, ""
+		}
+		if s.ccr {
+			return n, false, "chunk size: a CR not followed by LF (RFC 9112 section 7.1)"
 		}
 		s.cline++
 		if s.cline > max {
 			return n, false, fmt.Sprintf("chunk size: line longer than %d bytes", max)
+		}
+		if b == '\r' && s.cdigits {
+			s.ccr = true // the CR of CRLF
+			continue
 		}
 		if s.cext {
 			continue // chunk extensions are not interpreted
@@ -153,8 +171,8 @@ func (s *h1Stream) chunkLine(p []byte, max int) (n int, done bool, msg string) {
 			s.cdigits = true
 		case b == ';' && s.cdigits:
 			s.cext = true
-		case (b == ' ' || b == '\t' || b == '\r') && s.cdigits:
-			s.cafter = true // BWS before an extension, or the CR of CRLF
+		case (b == ' ' || b == '\t') && s.cdigits:
+			s.cafter = true // BWS before an extension
 		default:
 			return n, false, fmt.Sprintf("chunk size: invalid byte %q", b)
 		}
@@ -163,7 +181,24 @@ func (s *h1Stream) chunkLine(p []byte, max int) (n int, done bool, msg string) {
 }
 
 func (s *h1Stream) resetChunkLine() {
-	s.csize, s.cdigits, s.cafter, s.cext, s.cline = 0, false, false, false, 0
+	s.csize, s.cdigits, s.cafter, s.cext, s.ccr, s.cbareLF, s.cline = 0, false, false, false, false, false, 0
+}
+
+// bareLF handles a chunk line that ended in a bare LF: RFC 9112 section 7.1
+// requires CRLF there; only the start line and fields may end in a bare LF
+// (section 2.2). A request is refused (it returns a message for a fatal
+// error), so that a routing proxy and the server behind it cannot disagree
+// on where it ends; a response is reported once per body and decoded on,
+// as browsers accept it.
+func (c *Conn) bareLF(s *h1Stream, what string) (msg string) {
+	if s.side == Client {
+		return "chunked body: " + what + ", not CRLF (RFC 9112 section 7.1)"
+	}
+	if !s.bareLFSaid {
+		s.bareLFSaid = true
+		c.report(s, ErrHTTPFraming, s.seqNo(), "chunked body: "+what+", not CRLF (RFC 9112 section 7.1): decoded on as browsers do, not reported again in this body")
+	}
+	return ""
 }
 
 func h1Unhex(b byte) int {

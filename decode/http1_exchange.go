@@ -39,7 +39,7 @@ func (c *Conn) headDone(s *h1Stream, text []byte) bool {
 // requestHead decodes a request head (RFC 9112 section 3), gives the
 // request its Seq and queues it for its response, and sets up reading its
 // body (section 6.3): a request without Content-Length or
-// Transfer-Encoding has none.
+// Transfer-Encoding has none, and a CONNECT with either is refused.
 func (c *Conn) requestHead(s *h1Stream, text string) bool {
 	line, rest := h1NextLine(text)
 	method, target, proto, msg := parseRequestLine(line)
@@ -80,6 +80,16 @@ func (c *Conn) requestHead(s *h1Stream, text string) bool {
 	c.queue = append(c.queue, ex)
 	c.open, c.answered = ex, false
 	kind, n, msg := c.framing(s, &f, seq)
+	if msg == "" && ex.connect && (f.te > 0 || kind == h1Length) {
+		// RFC 9110 section 9.3.6: "A CONNECT request message does not
+		// have content." Bytes after its head belong to the tunnel, so a
+		// body would be read as one thing here and another upstream.
+		what := "Transfer-Encoding"
+		if f.te == 0 {
+			what = fmt.Sprintf("Content-Length %d", n)
+		}
+		msg = fmt.Sprintf("CONNECT request with content (%s): it has none (RFC 9110 section 9.3.6)", what)
+	}
 	if msg != "" {
 		s.headErr = c.fatal(s, ErrHTTPFraming, seq, msg)
 		c.endRequest(s)

@@ -18,43 +18,93 @@ type h1Fields struct {
 	extensions  string // Sec-WebSocket-Extensions
 }
 
+// h1FieldErrMax is how many errors the field lines of one head or trailer
+// section report one by one; the rest are counted in one last error, so
+// that a head of abuse costs one head's worth of capture.
+const h1FieldErrMax = 8
+
+// h1ErrCount counts the errors of one head's field lines.
+type h1ErrCount int
+
+// next counts one more error and reports whether it is to be reported.
+func (e *h1ErrCount) next() bool {
+	*e++
+	return *e <= h1FieldErrMax
+}
+
 // parseFields parses field lines (RFC 9112 section 5) into dst, keeping
 // names and order as sent. It reports what breaks the grammar and decodes
 // it as far as it goes: obsolete line folding is joined with a space
-// (section 5.2), whitespace before the colon is trimmed.
+// (section 5.2), whitespace before the colon is trimmed, a value with CR or
+// NUL is kept as sent. Its work is linear in the size of the head.
 func (c *Conn) parseFields(s *h1Stream, rest string, dst []Header, f *h1Fields, seq int) []Header {
+	var errs h1ErrCount
 	for rest != "" {
 		var line string
 		line, rest = h1NextLine(rest)
 		if line == "" {
 			break
 		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if len(dst) == 0 {
-				c.report(s, ErrHTTPSyntax, seq, fmt.Sprintf("header: continuation line %q with no field before it", h1Clip(line)))
-				continue
+		if h1Folded(line) {
+			// RFC 9112 section 2.2: "a recipient that receives
+			// whitespace between the start-line and the first header
+			// field MUST [...] consume each whitespace-preceded line
+			// without further processing of it".
+			var n int
+			n, rest = h1SkipFolds(rest)
+			if errs.next() {
+				c.report(s, ErrHTTPSyntax, seq, fmt.Sprintf("header: %d whitespace-preceded lines with no field before them, ignored (RFC 9112 section 2.2), the first %q", n+1, h1Clip(line)))
 			}
-			c.report(s, ErrHTTPSyntax, seq, fmt.Sprintf("header: obsolete line folding in %q (RFC 9112 section 5.2)", h1Clip(dst[len(dst)-1].Name)))
-			h := &dst[len(dst)-1]
-			h.Value = h1TrimOWS(h.Value + " " + h1TrimOWS(line))
 			continue
 		}
 		name, value, ok := strings.Cut(line, ":")
 		if !ok {
-			c.report(s, ErrHTTPSyntax, seq, fmt.Sprintf("header: no colon in %q", h1Clip(line)))
+			if errs.next() {
+				c.report(s, ErrHTTPSyntax, seq, fmt.Sprintf("header: no colon in %q", h1Clip(line)))
+			}
+			_, rest = h1SkipFolds(rest) // they continue the line ignored
 			continue
 		}
 		if n := h1TrimOWS(name); n != name {
-			c.report(s, ErrHTTPSyntax, seq, fmt.Sprintf("header: whitespace before the colon in %q (RFC 9112 section 5.1)", h1Clip(name)))
+			if errs.next() {
+				c.report(s, ErrHTTPSyntax, seq, fmt.Sprintf("header: whitespace before the colon in %q (RFC 9112 section 5.1)", h1Clip(name)))
+			}
 			name = n
 		}
 		if name == "" || !h1Token(name) {
-			c.report(s, ErrHTTPSyntax, seq, fmt.Sprintf("header: invalid field name %q", h1Clip(name)))
+			if errs.next() {
+				c.report(s, ErrHTTPSyntax, seq, fmt.Sprintf("header: invalid field name %q", h1Clip(name)))
+			}
 			if name == "" {
+				_, rest = h1SkipFolds(rest) // they continue the line ignored
 				continue
 			}
 		}
-		dst = append(dst, Header{name, h1TrimOWS(value)})
+		value = h1TrimOWS(value)
+		if h1Folded(rest) {
+			var n int
+			value, n, rest = c.unfold(value, rest)
+			if errs.next() {
+				c.report(s, ErrHTTPSyntax, seq, fmt.Sprintf("header: obsolete line folding in %q, %d lines joined (RFC 9112 section 5.2)", h1Clip(name), n+1))
+			}
+		}
+		if bad := h1BadValue(value); bad != "" {
+			if errs.next() {
+				c.report(s, ErrHTTPSyntax, seq, fmt.Sprintf("header: %s in the value of %q, kept as sent (RFC 9110 section 5.5)", bad, h1Clip(name)))
+			}
+		}
+		dst = append(dst, Header{name, value})
+	}
+	if more := int(errs) - h1FieldErrMax; more > 0 {
+		what := "head"
+		if s.state == h1Trailers {
+			what = "trailer section"
+		}
+		plural := "s"
+		if more == 1 {
+			plural = ""
+		}
+		c.report(s, ErrHTTPSyntax, seq, fmt.Sprintf("header: and %d more error%s in this %s, not reported one by one", more, plural, what))
 	}
 	for i := range dst {
 		h := &dst[i]
@@ -99,6 +149,61 @@ func (c *Conn) parseFields(s *h1Stream, rest string, dst []Header, f *h1Fields, 
 		}
 	}
 	return dst
+}
+
+// h1Folded reports whether rest starts with a line that continues the one
+// before it: obs-fold = OWS CRLF RWS (RFC 9112 section 5.2).
+func h1Folded(rest string) bool {
+	return rest != "" && (rest[0] == ' ' || rest[0] == '\t')
+}
+
+// h1SkipFolds skips the continuation lines at the start of rest. It returns
+// how many there were and what follows them.
+func h1SkipFolds(rest string) (n int, after string) {
+	for ; h1Folded(rest); n++ {
+		_, rest = h1NextLine(rest)
+	}
+	return n, rest
+}
+
+// unfold joins a folded field value: value, then each continuation line at
+// the start of rest, trimmed, with one space between the parts that are not
+// empty, as section 5.2 asks ("replace each received obs-fold with one or
+// more SP octets"). It returns the value, how many lines it took from rest,
+// and what follows them. It copies each byte once, into c.fold: a head
+// folded 16,000 times costs one head's worth of work.
+func (c *Conn) unfold(value, rest string) (joined string, n int, after string) {
+	b := append(c.fold[:0], value...)
+	for ; h1Folded(rest); n++ {
+		var line string
+		line, rest = h1NextLine(rest)
+		if part := h1TrimOWS(line); part != "" {
+			if len(b) > 0 {
+				b = append(b, ' ')
+			}
+			b = append(b, part...)
+		}
+	}
+	c.fold = b[:0]
+	return string(b), n, rest
+}
+
+// h1BadValue names the characters of a field value that RFC 9110 section
+// 5.5 calls "invalid and dangerous": "Field values containing CR, LF, or
+// NUL characters are invalid and dangerous, due to the varying ways that
+// implementations might parse and interpret those characters" (a bare LF
+// always ends a line here). It returns "" for a value without them.
+func h1BadValue(v string) string {
+	cr, nul := strings.IndexByte(v, '\r') >= 0, strings.IndexByte(v, 0) >= 0
+	switch {
+	case cr && nul:
+		return "bare CR and NUL"
+	case cr:
+		return "bare CR"
+	case nul:
+		return "NUL"
+	}
+	return ""
 }
 
 // joinList combines the values of a repeated list field (RFC 9110 section 5.3).
