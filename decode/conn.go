@@ -4,9 +4,10 @@ import "fmt"
 
 // Bounds of what a Conn keeps beside heads and bodies.
 const (
-	h1WaitMax  = 64 << 10 // client bytes held while an upgrade or a CONNECT waits for its answer
-	h1QueueMax = 1024     // requests without a final response (pipelining)
-	h1HeldMax  = 8        // responses held until the request they answer has ended
+	h1WaitMax   = 64 << 10 // client bytes held while an upgrade or a CONNECT waits for its answer
+	h1QueueMax  = 1024     // requests without a final response (pipelining)
+	h1HeldMax   = 8        // responses held until the request they answer has ended
+	h1QueueKeep = 256      // room for requests kept once none is pending: retainMax bytes of h1Exchange
 )
 
 // Conn decodes both directions of one TCP connection: HTTP/1.x exchanges
@@ -86,33 +87,13 @@ func (c *Conn) Pending() int { return len(c.queue) }
 // error. A request or response whose body was cut short is still
 // delivered with what arrived; one whose head was cut short is not.
 func (c *Conn) End(from Side) {
+	c.begin()
 	s := &c.dir[from]
-	what := "request"
-	if from == Server {
-		what = "response"
-	}
 	switch s.state {
 	case h1Ended:
 		return
-	case h1Head:
-		if h1Blank(s.head) {
-			break
-		}
-		// A head cut short is no message: nothing of it was delivered
-		// to its peer as one.
-		c.report(s, ErrHTTPCutShort, 0, what+" head cut short at end of stream")
-		c.lost = c.lost || from == Client
-	case h1Body:
-		c.report(s, ErrHTTPCutShort, s.seqNo(), fmt.Sprintf("body cut short: %d of %d bytes", s.bodyLen, s.want))
-		c.endMessage(s)
-	case h1ChunkSize, h1ChunkData, h1ChunkCR, h1ChunkLF:
-		c.report(s, ErrHTTPCutShort, s.seqNo(), fmt.Sprintf("chunked body cut short after %d bytes", s.bodyLen))
-		c.endMessage(s)
-	case h1Trailers:
-		c.report(s, ErrHTTPCutShort, s.seqNo(), "trailer section cut short at end of stream")
-		c.endMessage(s)
-	case h1UntilClose:
-		c.endMessage(s)
+	case h1Head, h1Body, h1ChunkSize, h1ChunkData, h1ChunkCR, h1ChunkLF, h1Trailers, h1UntilClose:
+		c.endHTTP1(s)
 	case h1Wait:
 		s.endPending = true // End again once the bytes held are decoded
 		return
@@ -123,20 +104,24 @@ func (c *Conn) End(from Side) {
 		}
 	}
 	s.state = h1Ended
-	s.head = s.head[:0]
+	s.head = reuse(s.head)
+	s.letGo()
 	if cl := &c.dir[Client]; from == Server && cl.state == h1Wait {
 		// No answer will come: what the client sent next is not decoded.
 		cl.state = h1Opaque
 		if cl.endPending {
 			cl.state = h1Ended
 		}
-		c.wait = c.wait[:0]
+		c.wait = reuse(c.wait)
 	}
 }
 
-// feed decodes p, bytes of s.side. With stop set (FeedRequest) it returns
-// right after a request head, and before the first byte of the next one.
+// feed decodes p, bytes of s.side: it is where a connection switches from
+// one protocol to the next, by the state of each direction. With stop set
+// (FeedRequest) it returns right after a request head, and before the first
+// byte of the next one.
 func (c *Conn) feed(s *h1Stream, p []byte, stop bool) (n int, head *Request) {
+	c.begin()
 	for n < len(p) {
 		switch s.state {
 		case h1Head:
@@ -147,93 +132,15 @@ func (c *Conn) feed(s *h1Stream, p []byte, stop bool) (n int, head *Request) {
 				}
 				s.msgOff = s.off + int64(n)
 			}
-			k, text, first, tooLarge := s.scanHead(p[n:], c.maxHead)
+			k, started := c.headBytes(s, p[n:], stop)
 			n += k
-			// The first byte is checked before the head is complete, so
-			// that binary input fails at once; its error wins over any
-			// other, so that it does not depend on how the input is split.
-			msg := ""
-			if first >= 0 && first != '\r' {
-				msg = firstByteMsg(s.side, byte(first))
+			if started && stop && s.headOut {
+				s.headOut = false
+				s.off += int64(n)
+				return n, &s.req
 			}
-			switch {
-			case msg != "":
-				s.head = s.head[:0]
-				s.headErr = c.fatal(s, ErrHTTPSyntax, 0, msg)
-			case tooLarge:
-				s.head = s.head[:0]
-				s.headErr = c.fatal(s, ErrHeadTooLarge, 0, fmt.Sprintf("header too large: more than %d bytes", c.maxHead))
-			case text != nil:
-				raw := s.rawHead
-				if c.headDone(s, text) && stop && !raw {
-					s.off += int64(n)
-					return n, &s.req
-				}
-			}
-		case h1Body, h1ChunkData:
-			k := int(min(s.remain, int64(len(p)-n)))
-			s.keep(p[n:n+k], c.maxBody)
-			n += k
-			s.remain -= int64(k)
-			if s.remain > 0 {
-				break
-			}
-			if s.state == h1ChunkData {
-				s.state = h1ChunkCR
-			} else {
-				c.endMessage(s)
-			}
-		case h1ChunkSize:
-			k, done, msg := s.chunkLine(p[n:], c.maxHead)
-			n += k
-			if done && s.cbareLF {
-				msg = c.bareLF(s, "the chunk-size line ends in a bare LF")
-			}
-			switch {
-			case msg != "":
-				c.fatalBody(s, msg)
-			case done && s.csize == 0:
-				s.state = h1Trailers
-				s.started = true
-			case done:
-				s.remain = s.csize
-				s.state = h1ChunkData
-			}
-			if done || msg != "" {
-				s.resetChunkLine()
-			}
-		case h1ChunkCR, h1ChunkLF:
-			b := p[n]
-			n++
-			switch {
-			case b == '\r' && s.state == h1ChunkCR:
-				s.state = h1ChunkLF
-			case b == '\n' && s.state == h1ChunkLF:
-				s.state = h1ChunkSize
-			case b == '\n':
-				s.state = h1ChunkSize
-				if msg := c.bareLF(s, "the chunk data is followed by a bare LF"); msg != "" {
-					c.fatalBody(s, msg)
-				}
-			default:
-				c.fatalBody(s, fmt.Sprintf("chunk data: %q instead of the CRLF after the chunk", b))
-			}
-		case h1Trailers:
-			k, text, _, tooLarge := s.scanHead(p[n:], c.maxHead)
-			n += k
-			switch {
-			case tooLarge:
-				s.head = s.head[:0]
-				c.fatalBody(s, fmt.Sprintf("trailer section too large: more than %d bytes", c.maxHead))
-			case text != nil:
-				if len(text) > 2 {
-					s.trls = c.parseFields(s, string(text), s.trls[:0], &h1Fields{}, s.seqNo())
-				}
-				c.endMessage(s)
-			}
-		case h1UntilClose:
-			s.keep(p[n:], c.maxBody)
-			n = len(p)
+		case h1Body, h1ChunkData, h1ChunkSize, h1ChunkCR, h1ChunkLF, h1Trailers, h1UntilClose:
+			n += c.bodyBytes(s, p[n:])
 		case h1Wait:
 			c.hold(s, p[n:])
 			s.off -= int64(len(p) - n) // counted when replayed
@@ -264,13 +171,22 @@ func (c *Conn) feed(s *h1Stream, p []byte, stop bool) (n int, head *Request) {
 	return n, nil
 }
 
+// begin starts a call into the Conn: the request head that FeedRequest
+// handed out in the call before, valid until this one, is let go.
+func (c *Conn) begin() {
+	if cl := &c.dir[Client]; cl.letGoLater {
+		cl.letGo()
+	}
+}
+
 // hold keeps client bytes sent before the answer to an upgrade or CONNECT.
 func (c *Conn) hold(s *h1Stream, p []byte) {
 	if len(c.wait)+len(p) > h1WaitMax {
-		c.wait = c.wait[:0]
+		c.wait = reuse(c.wait)
 		c.fatal(s, ErrHTTPSequence, c.seq, fmt.Sprintf("more than %d bytes sent before the answer to request %d: the client's bytes are not decoded", h1WaitMax, c.seq))
 		return
 	}
+	c.wait = grow(c.wait, len(p), h1WaitMax)
 	c.wait = append(c.wait, p...)
 }
 
@@ -286,7 +202,7 @@ func (c *Conn) replay(state h1State) {
 		s.rawHead = true // its first bytes were forwarded as they came
 	}
 	if c.wait == nil {
-		c.wait = buf[:0]
+		c.wait = reuse(buf)
 	}
 	if s.endPending {
 		s.endPending = false
@@ -301,7 +217,7 @@ func (c *Conn) opaqueBoth() {
 			c.dir[i].state = h1Opaque
 		}
 	}
-	c.wait = c.wait[:0]
+	c.wait = reuse(c.wait)
 	if cl := &c.dir[Client]; cl.endPending {
 		cl.state = h1Ended
 	}

@@ -13,7 +13,8 @@
 // connection switches from one protocol to the next; http1*.go decode
 // HTTP/1.x (heads, fields, bodies, the pairing of requests and responses);
 // upgrade.go the switch a 101 makes; websocket*.go RFC 6455 frames and
-// messages; permessage_deflate.go RFC 7692.
+// messages; permessage_deflate.go RFC 7692; buffers.go how buffers are
+// reused and given back.
 package decode
 
 // Side says which peer sent some bytes.
@@ -41,7 +42,10 @@ type Header struct {
 }
 
 // Handler receives what a Conn decodes, in the order the bytes carried it.
-// A Conn calls it from the goroutine that calls Feed or End.
+// A Conn calls it from the goroutine that calls Feed or End. The slices it
+// is given (headers, bodies, payloads) are valid only during the call: the
+// buffers behind them are reused, by the same Conn or, for large ones, by
+// another connection.
 type Handler interface {
 	Request(*Request)
 	Response(*Response)

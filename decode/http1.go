@@ -133,6 +133,9 @@ type h1Stream struct {
 
 	bareLFSaid bool // a bare LF in this chunked body was reported
 
+	headOut    bool // the head being decoded is handed out by FeedRequest
+	letGoLater bool // the request handed out is let go at the next call
+
 	headErr    error // the client's bytes stopped being decodable (a head or body error), for FeedRequest
 	endPending bool  // End came while the bytes were held (h1Wait)
 }
@@ -143,6 +146,37 @@ func (s *h1Stream) seqNo() int {
 		return s.req.Seq
 	}
 	return s.resp.Seq
+}
+
+// h1FieldsMax is how many field lines the Header slices of a stream keep
+// room for between messages: retainMax bytes of them.
+const h1FieldsMax = retainMax / 32 // a Header is two strings
+
+// reuseFields empties h for the next message, or lets it go if it grew past
+// h1FieldsMax. Its strings point into the head it came from: they are
+// cleared so that they do not keep that head alive.
+func reuseFields(h []Header) []Header {
+	clear(h)
+	if cap(h) > h1FieldsMax {
+		return nil
+	}
+	return h[:0]
+}
+
+// letGo releases what the message just delivered holds: its head's strings
+// and fields, its body and trailers. Buffers that grew past retainMax go;
+// smaller ones stay, emptied, for the next message.
+func (s *h1Stream) letGo() {
+	s.body = reuse(s.body)
+	s.hdrs = reuseFields(s.hdrs)
+	s.trls = reuseFields(s.trls)
+	if s.side == Client {
+		s.req = Request{}
+	} else {
+		s.resp = Response{}
+	}
+	s.fields = h1Fields{}
+	s.letGoLater = false
 }
 
 func (s *h1Stream) newMessage() {
@@ -164,7 +198,9 @@ func (s *h1Stream) proto() string {
 // keep counts body bytes and keeps the first max of them.
 func (s *h1Stream) keep(p []byte, max int) {
 	if room := max - len(s.body); room > 0 {
-		s.body = append(s.body, p[:min(room, len(p))]...)
+		k := min(room, len(p))
+		s.body = grow(s.body, k, max)
+		s.body = append(s.body, p[:k]...)
 	}
 	s.bodyLen += int64(len(p))
 }

@@ -132,6 +132,80 @@ func parseLength(s string) (int64, bool) {
 	return n, true
 }
 
+// bodyBytes decodes bytes of a body from p (RFC 9112 sections 6 and 7):
+// Content-Length, chunked with its trailer section, or until the end of
+// the stream. It returns how many it consumed; the message is delivered
+// when they complete it.
+func (c *Conn) bodyBytes(s *h1Stream, p []byte) (n int) {
+	switch s.state {
+	case h1Body, h1ChunkData:
+		n = int(min(s.remain, int64(len(p))))
+		s.keep(p[:n], c.maxBody)
+		s.remain -= int64(n)
+		if s.remain > 0 {
+			break
+		}
+		if s.state == h1ChunkData {
+			s.state = h1ChunkCR
+		} else {
+			c.endMessage(s)
+		}
+	case h1ChunkSize:
+		k, done, msg := s.chunkLine(p, c.maxHead)
+		n = k
+		if done && s.cbareLF {
+			msg = c.bareLF(s, "the chunk-size line ends in a bare LF")
+		}
+		switch {
+		case msg != "":
+			c.fatalBody(s, msg)
+		case done && s.csize == 0:
+			s.state = h1Trailers
+			s.started = true
+		case done:
+			s.remain = s.csize
+			s.state = h1ChunkData
+		}
+		if done || msg != "" {
+			s.resetChunkLine()
+		}
+	case h1ChunkCR, h1ChunkLF:
+		b := p[0]
+		n = 1
+		switch {
+		case b == '\r' && s.state == h1ChunkCR:
+			s.state = h1ChunkLF
+		case b == '\n' && s.state == h1ChunkLF:
+			s.state = h1ChunkSize
+		case b == '\n':
+			s.state = h1ChunkSize
+			if msg := c.bareLF(s, "the chunk data is followed by a bare LF"); msg != "" {
+				c.fatalBody(s, msg)
+			}
+		default:
+			c.fatalBody(s, fmt.Sprintf("chunk data: %q instead of the CRLF after the chunk", b))
+		}
+	case h1Trailers:
+		k, text, _, tooLarge := s.scanHead(p, c.maxHead)
+		n = k
+		switch {
+		case tooLarge:
+			s.head = reuse(s.head)
+			c.fatalBody(s, fmt.Sprintf("trailer section too large: more than %d bytes", c.maxHead))
+		case text != nil:
+			if len(text) > 2 {
+				s.trls = c.parseFields(s, string(text), s.trls[:0], &h1Fields{}, s.seqNo())
+			}
+			s.head = reuse(s.head) // text, which may be its bytes, is decoded
+			c.endMessage(s)
+		}
+	case h1UntilClose:
+		s.keep(p, c.maxBody)
+		n = len(p)
+	}
+	return n
+}
+
 // chunkLine consumes a chunk-size line: chunk-size [ chunk-ext ] CRLF
 // (RFC 9112 section 7.1). It returns the bytes consumed, whether the line
 // is complete, and a message when it breaks the grammar. A CR must be

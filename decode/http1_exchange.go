@@ -21,6 +21,70 @@ type h1Exchange struct {
 // on the answer.
 func (e *h1Exchange) waits() bool { return e.connect || e.upgrade }
 
+// headBytes decodes bytes of a request or response head from p, and the
+// head once they complete it. It returns how many it consumed, and whether
+// a request or response was started. With handOut set (FeedRequest) a
+// request head is kept for the caller until its next call.
+func (c *Conn) headBytes(s *h1Stream, p []byte, handOut bool) (n int, started bool) {
+	n, text, first, tooLarge := s.scanHead(p, c.maxHead)
+	// The first byte is checked before the head is complete, so that
+	// binary input fails at once; its error wins over any other, so that
+	// it does not depend on how the input is split.
+	msg := ""
+	if first >= 0 && first != '\r' {
+		msg = firstByteMsg(s.side, byte(first))
+	}
+	switch {
+	case msg != "":
+		s.head = reuse(s.head)
+		s.headErr = c.fatal(s, ErrHTTPSyntax, 0, msg)
+	case tooLarge:
+		s.head = reuse(s.head)
+		s.headErr = c.fatal(s, ErrHeadTooLarge, 0, fmt.Sprintf("header too large: more than %d bytes", c.maxHead))
+	case text != nil:
+		s.headOut = handOut && !s.rawHead && s.side == Client
+		started = c.headDone(s, text)
+		if !started {
+			s.headOut = false
+		}
+		s.head = reuse(s.head) // text, which may be its bytes, is decoded
+	}
+	return n, started
+}
+
+// endHTTP1 ends a direction in an HTTP/1.x state: it completes a response
+// framed by the end of the stream (RFC 9112 section 6.3), and reports
+// anything cut short (a head, a body, a chunk). A message whose body was
+// cut short is still delivered with what arrived; one whose head was cut
+// short is not.
+func (c *Conn) endHTTP1(s *h1Stream) {
+	what := "request"
+	if s.side == Server {
+		what = "response"
+	}
+	switch s.state {
+	case h1Head:
+		if h1Blank(s.head) {
+			break
+		}
+		// A head cut short is no message: nothing of it was delivered
+		// to its peer as one.
+		c.report(s, ErrHTTPCutShort, 0, what+" head cut short at end of stream")
+		c.lost = c.lost || s.side == Client
+	case h1Body:
+		c.report(s, ErrHTTPCutShort, s.seqNo(), fmt.Sprintf("body cut short: %d of %d bytes", s.bodyLen, s.want))
+		c.endMessage(s)
+	case h1ChunkSize, h1ChunkData, h1ChunkCR, h1ChunkLF:
+		c.report(s, ErrHTTPCutShort, s.seqNo(), fmt.Sprintf("chunked body cut short after %d bytes", s.bodyLen))
+		c.endMessage(s)
+	case h1Trailers:
+		c.report(s, ErrHTTPCutShort, s.seqNo(), "trailer section cut short at end of stream")
+		c.endMessage(s)
+	case h1UntilClose:
+		c.endMessage(s)
+	}
+}
+
 // headDone decodes a complete head. It reports whether a request or
 // response was started.
 func (c *Conn) headDone(s *h1Stream, text []byte) bool {
@@ -179,7 +243,13 @@ func (c *Conn) endRequest(s *h1Stream) {
 	r.BodyLen = s.bodyLen
 	r.Trailers = s.trailersOut()
 	c.h.Request(r)
-	r.Body, r.Trailers, r.BodyLen, r.Truncated = nil, nil, 0, false
+	if s.headOut {
+		// FeedRequest hands the head out, valid until the next call.
+		r.Body, r.Trailers, r.BodyLen, r.Truncated = nil, nil, 0, false
+		s.letGoLater = true
+	} else {
+		s.letGo()
+	}
 	ex, answered := c.open, c.answered
 	c.open, c.answered = h1Exchange{}, false
 	for i := range c.held {
@@ -193,12 +263,18 @@ func (c *Conn) endRequest(s *h1Stream) {
 	}
 }
 
-// endResponse delivers a complete response, holding it if its request is
-// not complete yet, and acts on what it answered: a 101 switches protocols
-// (RFC 9110 section 15.2.2), a 2xx to CONNECT opens a tunnel (section
-// 9.3.6), any other final answer to those lets the client's held bytes be
-// decoded as HTTP.
+// endResponse delivers a complete response, then lets go of what it holds.
 func (c *Conn) endResponse(s *h1Stream) {
+	c.deliverResponse(s)
+	s.letGo()
+}
+
+// deliverResponse delivers a complete response, holding it if its request
+// is not complete yet, and acts on what it answered: a 101 switches
+// protocols (RFC 9110 section 15.2.2), a 2xx to CONNECT opens a tunnel
+// (section 9.3.6), any other final answer to those lets the client's held
+// bytes be decoded as HTTP.
+func (c *Conn) deliverResponse(s *h1Stream) {
 	r := &s.resp
 	r.Body, r.Truncated = s.bodyOut()
 	r.BodyLen = s.bodyLen
@@ -210,7 +286,11 @@ func (c *Conn) endResponse(s *h1Stream) {
 	if paired && len(c.queue) > 0 && c.queue[0].seq == r.Seq {
 		ex = c.queue[0]
 		copy(c.queue, c.queue[1:])
+		c.queue[len(c.queue)-1] = h1Exchange{} // its strings point into a head
 		c.queue = c.queue[:len(c.queue)-1]
+		if len(c.queue) == 0 && cap(c.queue) > h1QueueKeep {
+			c.queue = nil // a burst of pipelined requests is over
+		}
 	}
 	switching := paired && (r.Status == 101 || ex.connect && r.Status/100 == 2)
 	if r.Seq != 0 && r.Seq == c.open.seq {

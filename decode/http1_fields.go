@@ -184,7 +184,7 @@ func (c *Conn) unfold(value, rest string) (joined string, n int, after string) {
 			b = append(b, part...)
 		}
 	}
-	c.fold = b[:0]
+	c.fold = reuse(b)
 	return string(b), n, rest
 }
 

@@ -46,9 +46,10 @@ func (s *h1Stream) scanHead(p []byte, max int) (n int, head []byte, first int, t
 		if len(s.head) == 0 {
 			head = p[from:n]
 		} else {
+			s.head = grow(s.head, n-from, max)
 			s.head = append(s.head, p[from:n]...)
 			head = s.head
-			s.head = s.head[:0]
+			s.head = s.head[:0] // the caller gives it back once head is decoded
 		}
 		s.started = false
 		return n, head, first, false
@@ -57,6 +58,7 @@ func (s *h1Stream) scanHead(p []byte, max int) (n int, head []byte, first int, t
 	if len(s.head)+n-from > max {
 		return n, nil, first, true
 	}
+	s.head = grow(s.head, n-from, max)
 	s.head = append(s.head, p[from:n]...)
 	return n, nil, first, false
 }

@@ -142,26 +142,13 @@ func (w *wsStream) keep(buf, chunk []byte, limit int) []byte {
 	if n <= 0 {
 		return buf
 	}
-	buf = wsGrow(buf, n, limit)
+	buf = grow(buf, n, limit)
 	l := len(buf)
 	buf = append(buf, chunk[:n]...)
 	if w.cur.Masked {
 		ws.Cipher(buf[l:], w.cur.Mask, int(w.off&3))
 	}
 	return buf
-}
-
-// wsGrow makes room for n more bytes in buf without exceeding capacity
-// limit, growing as bytes arrive rather than as headers announce.
-func wsGrow(buf []byte, n, limit int) []byte {
-	if cap(buf)-len(buf) >= n {
-		return buf
-	}
-	c := max(2*cap(buf), len(buf)+n, 512)
-	c = min(c, limit)
-	nb := make([]byte, len(buf), c)
-	copy(nb, buf)
-	return nb
 }
 
 // data takes payload bytes of a data frame.

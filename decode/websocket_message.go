@@ -3,6 +3,7 @@ package decode
 import (
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
@@ -24,10 +25,19 @@ func (w *wsStream) control(h Handler) {
 		w.closed = true
 		w.closeBody(h)
 		if !w.closeSeen {
-			w.closeSeen, w.closeCode, w.closeReason = true, w.ev.CloseCode, w.ev.CloseReason
+			// Kept for the connection's life: at most the 123 bytes a
+			// close frame can carry (RFC 6455 section 5.5), whatever
+			// one that breaks that rule sent.
+			reason := w.ev.CloseReason
+			if len(reason) > ws.MaxControlFramePayloadSize-2 {
+				reason = strings.Clone(reason[:ws.MaxControlFramePayloadSize-2])
+			}
+			w.closeSeen, w.closeCode, w.closeReason = true, w.ev.CloseCode, reason
 		}
 	}
 	h.Message(w.from, &w.ev)
+	w.ev = Message{}
+	w.ctl = reuse(w.ctl)
 }
 
 // closeBody reads and checks the body of a close frame (RFC 6455 sections
@@ -88,8 +98,10 @@ func (w *wsStream) finishMessage(h Handler, partial bool) {
 		w.violate(h, "invalid UTF-8 in text message")
 	}
 	h.Message(w.from, &w.ev)
+	w.ev = Message{}
 	m.active = false
-	m.buf = m.buf[:0]
+	m.buf = reuse(m.buf)
+	w.out = reuse(w.out)
 }
 
 // inflate inflates the compressed message in w.msg.buf into w.ev. It
@@ -106,7 +118,7 @@ func (w *wsStream) inflate(h Handler) {
 		b, err = f.next()
 		n += int64(len(b))
 		if k := min(len(b), w.max-len(out)); k > 0 {
-			out = wsGrow(out, k, w.max)
+			out = grow(out, k, w.max)
 			out = append(out, b[:k]...)
 		}
 		if m.text && !m.utf8.bad {

@@ -744,7 +744,7 @@ func BenchmarkFrames(b *testing.B) {
 	for _, size := range []struct {
 		name string
 		n    int
-	}{{"64B", 64}, {"4KiB", 4096}} {
+	}{{"64B", 64}, {"4KiB", 4096}, {"64KiB", 64 << 10}} {
 		b.Run(size.name, func(b *testing.B) {
 			in := cf(ws.OpText, true, 0, strings.Repeat("a", size.n))
 			w, _ := newWSStream(Client, Config{}, "")
