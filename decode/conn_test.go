@@ -741,6 +741,11 @@ func fuzzConn(t *testing.T, client, server, ops []byte, mode uint8, bytewise boo
 	for _, b := range r.bad {
 		t.Error(b)
 	}
+	for name, n := range retained(c) {
+		if n > retainMax {
+			t.Errorf("%s: %d bytes kept after the end, want at most %d", name, n, retainMax)
+		}
+	}
 	return r.b.String()
 }
 

@@ -252,4 +252,5 @@ func (w *wsStream) end(h Handler) {
 		w.finishMessage(h, true)
 	}
 	w.hn, w.body = 0, false
+	w.ctl, w.msg.buf, w.out = reuse(w.ctl), reuse(w.msg.buf), reuse(w.out)
 }
