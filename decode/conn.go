@@ -32,7 +32,6 @@ type Conn struct {
 	dropped  bool         // interim responses past h1HeldMax were dropped (reported once)
 	lost     bool         // client bytes were not decoded as requests (an error was reported)
 	wait     []byte       // client bytes held until the answer to an upgrade or CONNECT
-	fold     []byte       // where a folded field value is joined
 
 	ws [2]*wsStream // after a 101 to a WebSocket upgrade
 	hs CloseHandshake

@@ -17,7 +17,6 @@ func retained(c *Conn) map[string]int {
 	hdr := int(unsafe.Sizeof(Header{}))
 	m := map[string]int{
 		"wait":  cap(c.wait),
-		"fold":  cap(c.fold),
 		"queue": cap(c.queue) * int(unsafe.Sizeof(h1Exchange{})),
 		"held":  cap(c.held) * int(unsafe.Sizeof(Response{})),
 	}
