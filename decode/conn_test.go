@@ -282,88 +282,97 @@ func TestHTTPFixtures(t *testing.T) {
 	}
 }
 
-// TestHTTPInline covers single rules with fixtures short enough to read in
-// the table; each is also fed at every split.
-func TestHTTPInline(t *testing.T) {
-	tests := []struct {
-		name, fixture, want string
-	}{
-		{"NUL before method", "c: \\x00GET / HTTP/1.1\nc: Host: a\nc:",
-			"error client: request line: invalid method: first byte 0x00 [opaque]\npending 0\n"},
-		{"NUL inside method", "c: GE\\x00T / HTTP/1.1\nc:",
-			"error client: request line: invalid method \"GE\\x00T\" [opaque]\npending 0\n"},
-		{"TLS to a plain port", "c. \\x16\\x03\\x01\\x02\\x00\\x01\\x00\\x01\\xfc\\x03\\x03",
-			"error client: request line: invalid method: first byte 0x16, a TLS handshake record (TLS sent where plain HTTP was expected) [opaque]\npending 0\n"},
-		{"HTTP/2 preface", "c: PRI * HTTP/2.0\nc:\nc: SM\nc:",
-			"error client: request line: unsupported version \"HTTP/2.0\" [opaque]\npending 0\n"},
-		{"HTTP/0.9", "c: GET /\nc:",
-			"error client: request line: no HTTP version in \"GET /\" [opaque]\npending 0\n"},
-		{"no space", "c: hello\nc:",
-			"error client: request line: no space in \"hello\" [opaque]\npending 0\n"},
-		{"space in target", "c: GET /a b HTTP/1.1\nc:",
-			"error client: request line: invalid target \"/a b\" [opaque]\npending 0\n"},
-		{"bad status line", "c: GET / HTTP/1.1\nc:\ns: HTTP/1.1 2xx OK\ns:",
-			"request 1 GET / HTTP/1.1 host=\"\"\nerror server: status line: invalid status code \"2xx\" [opaque]\npending 1\n"},
-		{"server not HTTP", "c: GET / HTTP/1.1\nc:\ns. SSH-2.0-OpenSSH",
-			"request 1 GET / HTTP/1.1 host=\"\"\nerror server: status line: first byte 0x53, want \"HTTP/\" [opaque]\npending 1\n"},
-		{"status without reason", "c: GET / HTTP/1.1\nc:\ns: HTTP/1.1 204\ns:",
-			"request 1 GET / HTTP/1.1 host=\"\"\nresponse 1 HTTP/1.1 204 \"\"\npending 0\n"},
-		{"absolute-form host", "c: GET http://user@example.com:8080/x?y HTTP/1.1\nc:",
-			"request 1 GET http://user@example.com:8080/x?y HTTP/1.1 host=\"example.com:8080\"\npending 1\n"},
-		{"absolute-form wins over Host", "c: GET http://u:p@a.example/ HTTP/1.1\nc: Host: b.example\nc:",
-			"request 1 GET http://u:p@a.example/ HTTP/1.1 host=\"a.example\"\n  header \"Host\": \"b.example\"\npending 1\n"},
-		{"origin-form with :// in the query", "c: GET /r?u=http://x.example/ HTTP/1.1\nc: Host: b.example\nc:",
-			"request 1 GET /r?u=http://x.example/ HTTP/1.1 host=\"b.example\"\n  header \"Host\": \"b.example\"\npending 1\n"},
-		{"CONNECT without Host", "c: CONNECT a.example:443 HTTP/1.1\nc:",
-			"request 1 CONNECT a.example:443 HTTP/1.1 host=\"a.example:443\"\npending 1\n"},
-		{"CONNECT with Host", "c: CONNECT a.example:443 HTTP/1.1\nc: Host: b.example:443\nc:",
-			"request 1 CONNECT a.example:443 HTTP/1.1 host=\"b.example:443\"\n  header \"Host\": \"b.example:443\"\npending 1\n"},
-		{"two Host fields", "c: GET / HTTP/1.1\nc: Host: a\nc: Host: b\nc:",
-			"error client: header: 2 Host fields (RFC 9112 section 3.2)\nrequest 1 GET / HTTP/1.1 host=\"a\"\n  header \"Host\": \"a\"\n  header \"Host\": \"b\"\npending 1\n"},
-		{"no colon and space before colon", "c: GET / HTTP/1.1\nc: Bogus\nc: X-A : 1\nc:",
-			"error client: header: no colon in \"Bogus\"\nerror client: header: whitespace before the colon in \"X-A \" (RFC 9112 section 5.1)\nrequest 1 GET / HTTP/1.1 host=\"\"\n  header \"X-A\": \"1\"\npending 1\n"},
-		{"unknown transfer coding", "c: POST / HTTP/1.1\nc: Transfer-Encoding: foo, chunked\nc:\nc: 0\nc:",
-			"error client: transfer-encoding: unknown coding \"foo\" (RFC 9112 section 6.1) [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Transfer-Encoding\": \"foo, chunked\"\npending 1\n"},
-		{"request not ending in chunked", "c: POST / HTTP/1.1\nc: Transfer-Encoding: gzip\nc:",
-			"error client: transfer-encoding: a request's final coding must be chunked (RFC 9112 section 6.3) [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Transfer-Encoding\": \"gzip\"\npending 1\n"},
-		{"response not ending in chunked reads until close", "c: GET / HTTP/1.1\nc:\ns: HTTP/1.1 200 OK\ns: Transfer-Encoding: gzip\ns:\ns. zz\nend server",
-			"request 1 GET / HTTP/1.1 host=\"\"\nresponse 1 HTTP/1.1 200 \"OK\"\n  header \"Transfer-Encoding\": \"gzip\"\n  body 2 \"zz\"\npending 0\n"},
-		{"chunked twice", "c: POST / HTTP/1.1\nc: Transfer-Encoding: chunked, chunked\nc:",
-			"error client: transfer-encoding: chunked applied more than once (RFC 9112 section 6.1) [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Transfer-Encoding\": \"chunked, chunked\"\npending 1\n"},
-		{"Content-Length of 2^63", "c: POST / HTTP/1.1\nc: Content-Length: 9223372036854775808\nc:",
-			"error client: content-length: invalid value \"9223372036854775808\" [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Content-Length\": \"9223372036854775808\"\npending 1\n"},
-		{"Content-Length of 2^63-1 streams", "c: POST / HTTP/1.1\nc: Content-Length: 9223372036854775807\nc:\nc. abc\nend client",
-			"error client: body cut short: 3 of 9223372036854775807 bytes\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Content-Length\": \"9223372036854775807\"\n  body 3 \"abc\"\npending 1\n"},
-		{"Content-Length not a number", "c: POST / HTTP/1.1\nc: Content-Length: -1\nc:",
-			"error client: content-length: invalid value \"-1\" [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Content-Length\": \"-1\"\npending 1\n"},
-		{"Content-Length list of one value", "c: POST / HTTP/1.1\nc: Content-Length: 2, 2\nc:\nc. ok",
-			"request 1 POST / HTTP/1.1 host=\"\"\n  header \"Content-Length\": \"2, 2\"\n  body 2 \"ok\"\npending 1\n"},
-		{"huge chunk size", "c: POST / HTTP/1.1\nc: Transfer-Encoding: chunked\nc:\nc: ffffffffffffffffff\nc:",
-			"error client: chunk size: more than 2^63-1 [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Transfer-Encoding\": \"chunked\"\npending 1\n"},
-		{"bad chunk size", "c: POST / HTTP/1.1\nc: Transfer-Encoding: chunked\nc:\nc: 2\nc: ok\nc: zz\nc:",
-			"error client: chunk size: invalid byte 'z' [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Transfer-Encoding\": \"chunked\"\n  body 2 \"ok\"\npending 1\n"},
-		{"no CRLF after chunk data", "c: POST / HTTP/1.1\nc: Transfer-Encoding: chunked\nc:\nc: 2\nc. okX",
-			"error client: chunk data: 'X' instead of the CRLF after the chunk [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Transfer-Encoding\": \"chunked\"\n  body 2 \"ok\"\npending 1\n"},
-		{"chunk cut short", "c: POST / HTTP/1.1\nc: Transfer-Encoding: chunked\nc:\nc: 5\nc. ab\nend client",
-			"error client: chunked body cut short after 2 bytes\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Transfer-Encoding\": \"chunked\"\n  body 2 \"ab\"\npending 1\n"},
-		{"response head cut short", "c: GET / HTTP/1.1\nc:\ns: HTTP/1.1 200 OK\ns: Content-Type: text/plain\ns. Content-Le\nend server",
-			"request 1 GET / HTTP/1.1 host=\"\"\nerror server: response head cut short at end of stream\npending 1\n"},
-		{"request head cut short in its start line", "c. GET /inde\nend client",
-			"error client: request head cut short at end of stream\npending 0\n"},
-		{"empty lines before a request are skipped", "c:\nc:\nc: GET / HTTP/1.1\nc:\nc:\nend client",
-			"request 1 GET / HTTP/1.1 host=\"\"\npending 1\n"},
-		{"unpaired response", "s: HTTP/1.1 200 OK\ns: Content-Length: 2\ns:\ns. hi",
-			"error server: status line: response 200 with no request outstanding\nresponse 0 HTTP/1.1 200 \"OK\"\n  header \"Content-Length\": \"2\"\n  body 2 \"hi\"\npending 0\n"},
-		{"answer to garbage", "c: GET / HTTP/1.1\nc:\nc: \\x00\ns: HTTP/1.1 204 No Content\ns:\ns: HTTP/1.1 400 Bad Request\ns: Content-Length: 0\ns:",
-			"request 1 GET / HTTP/1.1 host=\"\"\nerror client: request line: invalid method: first byte 0x00 [opaque]\nresponse 1 HTTP/1.1 204 \"No Content\"\nresponse 0 HTTP/1.1 400 \"Bad Request\"\n  header \"Content-Length\": \"0\"\npending 0\n"},
-		{"answer to a cut head", "c. GET /half HTTP/1.1\\r\\nHost: x\nend client\ns: HTTP/1.1 400 Bad Request\ns: Content-Length: 0\ns:",
-			"error client: request head cut short at end of stream\nresponse 0 HTTP/1.1 400 \"Bad Request\"\n  header \"Content-Length\": \"0\"\npending 0\n"},
-		{"101 without Upgrade", "c: GET / HTTP/1.1\nc:\ns: HTTP/1.1 101 Switching Protocols\ns:\ns. junk",
-			"request 1 GET / HTTP/1.1 host=\"\"\nresponse 1 HTTP/1.1 101 \"Switching Protocols\"\nerror server: 101 Switching Protocols answers a request without Upgrade: the rest of the connection is not decoded [opaque]\npending 0\n"},
-		{"server ends before answering an upgrade", "c: GET / HTTP/1.1\nc: Connection: upgrade\nc: Upgrade: websocket\nc:\nc. GET /next HTTP/1.1\nend server\nend client",
-			"request 1 GET / HTTP/1.1 host=\"\"\n  header \"Connection\": \"upgrade\"\n  header \"Upgrade\": \"websocket\"\npending 1\n"},
-	}
-	for _, tt := range tests {
+// httpCase is a fixture short enough to read in a table, and the events
+// it decodes to.
+type httpCase struct {
+	name, fixture, want string
+}
+
+// httpInline covers single rules with fixtures short enough to read in the
+// table; FuzzConn starts from them too.
+var httpInline = []httpCase{
+	{"NUL before method", "c: \\x00GET / HTTP/1.1\nc: Host: a\nc:",
+		"error client: request line: invalid method: first byte 0x00 [opaque]\npending 0\n"},
+	{"NUL inside method", "c: GE\\x00T / HTTP/1.1\nc:",
+		"error client: request line: invalid method \"GE\\x00T\" [opaque]\npending 0\n"},
+	{"TLS to a plain port", "c. \\x16\\x03\\x01\\x02\\x00\\x01\\x00\\x01\\xfc\\x03\\x03",
+		"error client: request line: invalid method: first byte 0x16, a TLS handshake record (TLS sent where plain HTTP was expected) [opaque]\npending 0\n"},
+	{"HTTP/2 preface", "c: PRI * HTTP/2.0\nc:\nc: SM\nc:",
+		"error client: request line: unsupported version \"HTTP/2.0\" [opaque]\npending 0\n"},
+	{"HTTP/0.9", "c: GET /\nc:",
+		"error client: request line: no HTTP version in \"GET /\" [opaque]\npending 0\n"},
+	{"no space", "c: hello\nc:",
+		"error client: request line: no space in \"hello\" [opaque]\npending 0\n"},
+	{"space in target", "c: GET /a b HTTP/1.1\nc:",
+		"error client: request line: invalid target \"/a b\" [opaque]\npending 0\n"},
+	{"bad status line", "c: GET / HTTP/1.1\nc:\ns: HTTP/1.1 2xx OK\ns:",
+		"request 1 GET / HTTP/1.1 host=\"\"\nerror server: status line: invalid status code \"2xx\" [opaque]\npending 1\n"},
+	{"server not HTTP", "c: GET / HTTP/1.1\nc:\ns. SSH-2.0-OpenSSH",
+		"request 1 GET / HTTP/1.1 host=\"\"\nerror server: status line: first byte 0x53, want \"HTTP/\" [opaque]\npending 1\n"},
+	{"status without reason", "c: GET / HTTP/1.1\nc:\ns: HTTP/1.1 204\ns:",
+		"request 1 GET / HTTP/1.1 host=\"\"\nresponse 1 HTTP/1.1 204 \"\"\npending 0\n"},
+	{"absolute-form host", "c: GET http://user@example.com:8080/x?y HTTP/1.1\nc:",
+		"request 1 GET http://user@example.com:8080/x?y HTTP/1.1 host=\"example.com:8080\"\npending 1\n"},
+	{"absolute-form wins over Host", "c: GET http://u:p@a.example/ HTTP/1.1\nc: Host: b.example\nc:",
+		"request 1 GET http://u:p@a.example/ HTTP/1.1 host=\"a.example\"\n  header \"Host\": \"b.example\"\npending 1\n"},
+	{"origin-form with :// in the query", "c: GET /r?u=http://x.example/ HTTP/1.1\nc: Host: b.example\nc:",
+		"request 1 GET /r?u=http://x.example/ HTTP/1.1 host=\"b.example\"\n  header \"Host\": \"b.example\"\npending 1\n"},
+	{"CONNECT without Host", "c: CONNECT a.example:443 HTTP/1.1\nc:",
+		"request 1 CONNECT a.example:443 HTTP/1.1 host=\"a.example:443\"\npending 1\n"},
+	{"CONNECT with Host", "c: CONNECT a.example:443 HTTP/1.1\nc: Host: b.example:443\nc:",
+		"request 1 CONNECT a.example:443 HTTP/1.1 host=\"b.example:443\"\n  header \"Host\": \"b.example:443\"\npending 1\n"},
+	{"two Host fields", "c: GET / HTTP/1.1\nc: Host: a\nc: Host: b\nc:",
+		"error client: header: 2 Host fields (RFC 9112 section 3.2)\nrequest 1 GET / HTTP/1.1 host=\"a\"\n  header \"Host\": \"a\"\n  header \"Host\": \"b\"\npending 1\n"},
+	{"no colon and space before colon", "c: GET / HTTP/1.1\nc: Bogus\nc: X-A : 1\nc:",
+		"error client: header: no colon in \"Bogus\"\nerror client: header: whitespace before the colon in \"X-A \" (RFC 9112 section 5.1)\nrequest 1 GET / HTTP/1.1 host=\"\"\n  header \"X-A\": \"1\"\npending 1\n"},
+	{"unknown transfer coding", "c: POST / HTTP/1.1\nc: Transfer-Encoding: foo, chunked\nc:\nc: 0\nc:",
+		"error client: transfer-encoding: unknown coding \"foo\" (RFC 9112 section 6.1) [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Transfer-Encoding\": \"foo, chunked\"\npending 1\n"},
+	{"request not ending in chunked", "c: POST / HTTP/1.1\nc: Transfer-Encoding: gzip\nc:",
+		"error client: transfer-encoding: a request's final coding must be chunked (RFC 9112 section 6.3) [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Transfer-Encoding\": \"gzip\"\npending 1\n"},
+	{"response not ending in chunked reads until close", "c: GET / HTTP/1.1\nc:\ns: HTTP/1.1 200 OK\ns: Transfer-Encoding: gzip\ns:\ns. zz\nend server",
+		"request 1 GET / HTTP/1.1 host=\"\"\nresponse 1 HTTP/1.1 200 \"OK\"\n  header \"Transfer-Encoding\": \"gzip\"\n  body 2 \"zz\"\npending 0\n"},
+	{"chunked twice", "c: POST / HTTP/1.1\nc: Transfer-Encoding: chunked, chunked\nc:",
+		"error client: transfer-encoding: chunked applied more than once (RFC 9112 section 6.1) [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Transfer-Encoding\": \"chunked, chunked\"\npending 1\n"},
+	{"Content-Length of 2^63", "c: POST / HTTP/1.1\nc: Content-Length: 9223372036854775808\nc:",
+		"error client: content-length: invalid value \"9223372036854775808\" [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Content-Length\": \"9223372036854775808\"\npending 1\n"},
+	{"Content-Length of 2^63-1 streams", "c: POST / HTTP/1.1\nc: Content-Length: 9223372036854775807\nc:\nc. abc\nend client",
+		"error client: body cut short: 3 of 9223372036854775807 bytes\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Content-Length\": \"9223372036854775807\"\n  body 3 \"abc\"\npending 1\n"},
+	{"Content-Length not a number", "c: POST / HTTP/1.1\nc: Content-Length: -1\nc:",
+		"error client: content-length: invalid value \"-1\" [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Content-Length\": \"-1\"\npending 1\n"},
+	{"Content-Length list of one value", "c: POST / HTTP/1.1\nc: Content-Length: 2, 2\nc:\nc. ok",
+		"request 1 POST / HTTP/1.1 host=\"\"\n  header \"Content-Length\": \"2, 2\"\n  body 2 \"ok\"\npending 1\n"},
+	{"huge chunk size", "c: POST / HTTP/1.1\nc: Transfer-Encoding: chunked\nc:\nc: ffffffffffffffffff\nc:",
+		"error client: chunk size: more than 2^63-1 [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Transfer-Encoding\": \"chunked\"\npending 1\n"},
+	{"bad chunk size", "c: POST / HTTP/1.1\nc: Transfer-Encoding: chunked\nc:\nc: 2\nc: ok\nc: zz\nc:",
+		"error client: chunk size: invalid byte 'z' [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Transfer-Encoding\": \"chunked\"\n  body 2 \"ok\"\npending 1\n"},
+	{"no CRLF after chunk data", "c: POST / HTTP/1.1\nc: Transfer-Encoding: chunked\nc:\nc: 2\nc. okX",
+		"error client: chunk data: 'X' instead of the CRLF after the chunk [opaque]\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Transfer-Encoding\": \"chunked\"\n  body 2 \"ok\"\npending 1\n"},
+	{"chunk cut short", "c: POST / HTTP/1.1\nc: Transfer-Encoding: chunked\nc:\nc: 5\nc. ab\nend client",
+		"error client: chunked body cut short after 2 bytes\nrequest 1 POST / HTTP/1.1 host=\"\"\n  header \"Transfer-Encoding\": \"chunked\"\n  body 2 \"ab\"\npending 1\n"},
+	{"response head cut short", "c: GET / HTTP/1.1\nc:\ns: HTTP/1.1 200 OK\ns: Content-Type: text/plain\ns. Content-Le\nend server",
+		"request 1 GET / HTTP/1.1 host=\"\"\nerror server: response head cut short at end of stream\npending 1\n"},
+	{"request head cut short in its start line", "c. GET /inde\nend client",
+		"error client: request head cut short at end of stream\npending 0\n"},
+	{"empty lines before a request are skipped", "c:\nc:\nc: GET / HTTP/1.1\nc:\nc:\nend client",
+		"request 1 GET / HTTP/1.1 host=\"\"\npending 1\n"},
+	{"unpaired response", "s: HTTP/1.1 200 OK\ns: Content-Length: 2\ns:\ns. hi",
+		"error server: status line: response 200 with no request outstanding\nresponse 0 HTTP/1.1 200 \"OK\"\n  header \"Content-Length\": \"2\"\n  body 2 \"hi\"\npending 0\n"},
+	{"answer to garbage", "c: GET / HTTP/1.1\nc:\nc: \\x00\ns: HTTP/1.1 204 No Content\ns:\ns: HTTP/1.1 400 Bad Request\ns: Content-Length: 0\ns:",
+		"request 1 GET / HTTP/1.1 host=\"\"\nerror client: request line: invalid method: first byte 0x00 [opaque]\nresponse 1 HTTP/1.1 204 \"No Content\"\nresponse 0 HTTP/1.1 400 \"Bad Request\"\n  header \"Content-Length\": \"0\"\npending 0\n"},
+	{"answer to a cut head", "c. GET /half HTTP/1.1\\r\\nHost: x\nend client\ns: HTTP/1.1 400 Bad Request\ns: Content-Length: 0\ns:",
+		"error client: request head cut short at end of stream\nresponse 0 HTTP/1.1 400 \"Bad Request\"\n  header \"Content-Length\": \"0\"\npending 0\n"},
+	{"101 without Upgrade", "c: GET / HTTP/1.1\nc:\ns: HTTP/1.1 101 Switching Protocols\ns:\ns. junk",
+		"request 1 GET / HTTP/1.1 host=\"\"\nresponse 1 HTTP/1.1 101 \"Switching Protocols\"\nerror server: 101 Switching Protocols answers a request without Upgrade: the rest of the connection is not decoded [opaque]\npending 0\n"},
+	{"server ends before answering an upgrade", "c: GET / HTTP/1.1\nc: Connection: upgrade\nc: Upgrade: websocket\nc:\nc. GET /next HTTP/1.1\nend server\nend client",
+		"request 1 GET / HTTP/1.1 host=\"\"\n  header \"Connection\": \"upgrade\"\n  header \"Upgrade\": \"websocket\"\npending 1\n"},
+}
+
+// TestHTTPInline decodes each case of httpInline, also fed at every split.
+func TestHTTPInline(t *testing.T) { checkHTTPCases(t, httpInline) }
+
+func checkHTTPCases(t *testing.T, cases []httpCase) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			fx, err := parseHTTPFixture(tt.fixture)
 			if err != nil {
@@ -630,13 +639,22 @@ func TestBounds(t *testing.T) {
 // arbitrarily, through Feed or FeedRequest, and checks that nothing panics,
 // that kept bodies stay within MaxBody, and that FeedRequest makes progress.
 func FuzzConn(f *testing.F) {
+	var fixtures []string
 	files, _ := filepath.Glob("testdata/http/*.txt")
 	for _, file := range files {
 		text, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)
 		}
-		fx, err := parseHTTPFixture(string(text))
+		fixtures = append(fixtures, string(text))
+	}
+	for _, cases := range [][]httpCase{httpInline, httpRules} {
+		for _, tt := range cases {
+			fixtures = append(fixtures, tt.fixture)
+		}
+	}
+	for _, text := range fixtures {
+		fx, err := parseHTTPFixture(text)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -722,6 +740,11 @@ func fuzzConn(t *testing.T, client, server, ops []byte, mode uint8, bytewise boo
 	}
 	for _, b := range r.bad {
 		t.Error(b)
+	}
+	for name, n := range retained(c) {
+		if n > retainMax {
+			t.Errorf("%s: %d bytes kept after the end, want at most %d", name, n, retainMax)
+		}
 	}
 	return r.b.String()
 }

@@ -8,9 +8,14 @@
 // with byte fixtures. Non-compliant input is decoded as far as it goes and
 // reported through Handler.Error; the caller relays the bytes unchanged
 // whatever the decoder thinks of them.
+//
+// The files follow the protocols: conn.go is the one place where a
+// connection switches from one protocol to the next; http1*.go decode
+// HTTP/1.x (heads, fields, bodies, the pairing of requests and responses);
+// upgrade.go the switch a 101 makes; websocket*.go RFC 6455 frames and
+// messages; permessage_deflate.go RFC 7692; buffers.go how buffers are
+// reused and given back.
 package decode
-
-import "fmt"
 
 // Side says which peer sent some bytes.
 type Side uint8
@@ -36,96 +41,11 @@ type Header struct {
 	Name, Value string
 }
 
-// Request is one HTTP/1.x request (RFC 9112 section 3), complete with its body.
-//
-// Slices (Headers, Body, Trailers) are valid only during the Handler call
-// that receives the Request: copy what you keep.
-type Request struct {
-	Seq       int    // 1-based index of the exchange on its connection
-	Method    string // as sent
-	Target    string // request-target as sent (origin-, absolute-, authority- or asterisk-form)
-	Proto     string // "HTTP/1.1" or "HTTP/1.0"
-	Host      string // the authority of an absolute-form target, else the Host header, else a CONNECT's target (RFC 9112 section 3.2.2)
-	Headers   []Header
-	Trailers  []Header // trailer fields of a chunked body
-	BodyLen   int64    // body length without chunked framing; content codings are not undone
-	Body      []byte   // the first Config.MaxBody bytes of the body
-	Truncated bool     // the body was longer than Body
-}
-
-// Response is one HTTP/1.x response (RFC 9112 section 4), complete with its
-// body. Slices are valid only during the Handler call.
-type Response struct {
-	Seq       int // Seq of the request it answers; 0 if no request was outstanding
-	Proto     string
-	Status    int
-	Reason    string
-	Headers   []Header
-	Trailers  []Header
-	BodyLen   int64
-	Body      []byte
-	Truncated bool
-}
-
-// Upgrade is a completed protocol switch: a request with Upgrade and its 101
-// answer (RFC 9110 section 7.8, RFC 6455 section 4).
-type Upgrade struct {
-	Seq         int
-	Protocol    string // the Upgrade value of the 101, e.g. "websocket"
-	Subprotocol string // Sec-WebSocket-Protocol of the 101
-	Extensions  string // Sec-WebSocket-Extensions of the 101, as sent
-	Key         string // Sec-WebSocket-Key of the request
-	Accept      string // Sec-WebSocket-Accept of the 101
-	AcceptOK    bool   // Accept is the digest of Key that RFC 6455 section 4.2.2 defines
-	Deflate     bool   // permessage-deflate was negotiated
-}
-
-// Frame is one WebSocket frame header (RFC 6455 section 5.2).
-type Frame struct {
-	Fin    bool
-	RSV    uint8 // RSV1 is 4, RSV2 is 2, RSV3 is 1
-	Opcode uint8
-	Masked bool
-	Len    int64 // payload length as announced
-}
-
-// Message is one WebSocket message: a data message reassembled from its
-// frames, or one control frame. Payload is valid only during the Handler call.
-type Message struct {
-	Opcode     uint8  // of the first frame: 1 text, 2 binary, 8 close, 9 ping, 10 pong
-	Frames     int    // how many frames carried it
-	Len        int64  // payload length after inflating; a lower bound when ErrInflateLimit stopped inflating
-	WireLen    int64  // payload length on the wire (equals Len when not compressed)
-	Compressed bool   // RSV1 on the first frame under permessage-deflate
-	Payload    []byte // the first Config.MaxMessage bytes of the (inflated) payload
-	Truncated  bool   // Payload is shorter than Len
-	// Close frames only (RFC 6455 section 5.5.1).
-	CloseCode   int    // 0 when the close frame had no body
-	CloseReason string //
-}
-
-// OpName names a WebSocket opcode: "text", "binary", "close", "ping",
-// "pong", "continuation", or "0x3" style for reserved ones.
-func OpName(op uint8) string {
-	switch op {
-	case 0:
-		return "continuation"
-	case 1:
-		return "text"
-	case 2:
-		return "binary"
-	case 8:
-		return "close"
-	case 9:
-		return "ping"
-	case 10:
-		return "pong"
-	}
-	return fmt.Sprintf("0x%x", op)
-}
-
 // Handler receives what a Conn decodes, in the order the bytes carried it.
-// A Conn calls it from the goroutine that calls Feed or End.
+// A Conn calls it from the goroutine that calls Feed or End. The slices it
+// is given (headers, bodies, payloads) are valid only during the call: the
+// buffers behind them are reused, by the same Conn or, for large ones, by
+// another connection.
 type Handler interface {
 	Request(*Request)
 	Response(*Response)

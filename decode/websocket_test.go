@@ -744,7 +744,7 @@ func BenchmarkFrames(b *testing.B) {
 	for _, size := range []struct {
 		name string
 		n    int
-	}{{"64B", 64}, {"4KiB", 4096}} {
+	}{{"64B", 64}, {"4KiB", 4096}, {"64KiB", 64 << 10}} {
 		b.Run(size.name, func(b *testing.B) {
 			in := cf(ws.OpText, true, 0, strings.Repeat("a", size.n))
 			w, _ := newWSStream(Client, Config{}, "")
@@ -766,6 +766,7 @@ func FuzzFrames(f *testing.F) {
 	f.Add([]byte{0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00}, uint64(1), true)
 	f.Add([]byte{0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0}, uint64(0), false)
 	f.Add([]byte{0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3}, uint64(5), false)
+	f.Add(cat(sf(ws.OpPing, true, 0, strings.Repeat("p", 200)), sf(ws.OpClose, true, 0, closeBody(1000, strings.Repeat("r", 200)))), uint64(9), false)
 	f.Fuzz(func(t *testing.T, in []byte, seed uint64, deflate bool) {
 		ext := ""
 		if deflate {

@@ -87,26 +87,31 @@ func TestParseLength(t *testing.T) {
 // TestChunkLine feeds chunk-size lines whole and one byte at a time.
 func TestChunkLine(t *testing.T) {
 	tests := []struct {
-		in   string
-		size int64
-		msg  string
+		in     string
+		size   int64
+		bareLF bool
+		msg    string
 	}{
-		{"0\r\n", 0, ""},
-		{"a\r\n", 10, ""},
-		{"FF\n", 255, ""},
-		{"00000000000000010\r\n", 16, ""},
-		{"7fffffffffffffff\r\n", math.MaxInt64, ""},
-		{"1;a=b;c\r\n", 1, ""},
-		{"1 ;a=\"x;y\"\r\n", 1, ""},
-		{"1\t\r\n", 1, ""},
-		{"8000000000000000\r\n", 0, "chunk size: more than 2^63-1"},
-		{"ffffffffffffffffff\r\n", 0, "chunk size: more than 2^63-1"},
-		{"\r\n", 0, "chunk size: invalid byte '\\r'"},
-		{"\n", 0, "chunk size: missing"},
-		{";x\r\n", 0, "chunk size: invalid byte ';'"},
-		{"1 2\r\n", 0, "chunk size: invalid byte '2'"},
-		{"-1\r\n", 0, "chunk size: invalid byte '-'"},
-		{"1" + string(make([]byte, 70)) + "\r\n", 0, "chunk size: invalid byte '\\x00'"},
+		{"0\r\n", 0, false, ""},
+		{"a\r\n", 10, false, ""},
+		{"FF\n", 255, true, ""},
+		{"00000000000000010\r\n", 16, false, ""},
+		{"7fffffffffffffff\r\n", math.MaxInt64, false, ""},
+		{"1;a=b;c\r\n", 1, false, ""},
+		{"1;a=b;c\n", 1, true, ""},
+		{"1 ;a=\"x;y\"\r\n", 1, false, ""},
+		{"1\t\r\n", 1, false, ""},
+		{"8000000000000000\r\n", 0, false, "chunk size: more than 2^63-1"},
+		{"ffffffffffffffffff\r\n", 0, false, "chunk size: more than 2^63-1"},
+		{"\r\n", 0, false, "chunk size: invalid byte '\\r'"},
+		{"\n", 0, false, "chunk size: missing"},
+		{";x\r\n", 0, false, "chunk size: invalid byte ';'"},
+		{"1 2\r\n", 0, false, "chunk size: invalid byte '2'"},
+		{"-1\r\n", 0, false, "chunk size: invalid byte '-'"},
+		{"1\r\r\n", 0, false, "chunk size: a CR not followed by LF (RFC 9112 section 7.1)"},
+		{"1\r \r\n", 0, false, "chunk size: a CR not followed by LF (RFC 9112 section 7.1)"},
+		{"1;a\rb\r\n", 0, false, "chunk size: a CR not followed by LF (RFC 9112 section 7.1)"},
+		{"1" + string(make([]byte, 70)) + "\r\n", 0, false, "chunk size: invalid byte '\\x00'"},
 	}
 	for _, tt := range tests {
 		for _, piece := range []int{len(tt.in), 1} {
@@ -118,8 +123,8 @@ func TestChunkLine(t *testing.T) {
 				n, done, msg = s.chunkLine(p[:min(piece, len(p))], 64)
 				p = p[n:]
 			}
-			if msg != tt.msg || tt.msg == "" && (!done || s.csize != tt.size) {
-				t.Errorf("chunkLine(%q) by %d: size %d, done %v, msg %q; want %d, %q", tt.in, piece, s.csize, done, msg, tt.size, tt.msg)
+			if msg != tt.msg || tt.msg == "" && (!done || s.csize != tt.size || s.cbareLF != tt.bareLF) {
+				t.Errorf("chunkLine(%q) by %d: size %d, done %v, bare LF %v, msg %q; want %d, bare LF %v, %q", tt.in, piece, s.csize, done, s.cbareLF, msg, tt.size, tt.bareLF, tt.msg)
 			}
 		}
 	}

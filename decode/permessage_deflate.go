@@ -269,14 +269,14 @@ func (f *inflater) lose() {
 // remember adds inflated bytes b to the end of the window.
 func (f *inflater) remember(b []byte) {
 	if len(b) >= f.window {
-		f.hist = wsGrow(f.hist[:0], f.window, f.window)
+		f.hist = grow(f.hist[:0], f.window, f.window)
 		f.hist = append(f.hist, b[len(b)-f.window:]...)
 		return
 	}
 	if drop := len(f.hist) + len(b) - f.window; drop > 0 {
 		f.hist = f.hist[:copy(f.hist, f.hist[drop:])]
 	}
-	f.hist = wsGrow(f.hist, len(b), f.window)
+	f.hist = grow(f.hist, len(b), f.window)
 	f.hist = append(f.hist, b...)
 }
 
