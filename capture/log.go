@@ -246,7 +246,7 @@ func (l *Log) Close() error {
 			if h.Err != nil {
 				l.closeErr = fmt.Errorf("%w; %d events lost", h.Err, h.Lost)
 			} else {
-				l.closeErr = fmt.Errorf("%d events lost to write errors, recorded by gap events (the last: %w)", h.Lost, l.lastErr)
+				l.closeErr = fmt.Errorf("capture: %d events lost to write errors, recorded by gap events (the last: %w)", h.Lost, l.lastErr)
 			}
 		}
 		if l.closer != nil {
