@@ -18,18 +18,19 @@ import (
 	"github.com/frametap/frametap/capture"
 )
 
-// fillingWriter takes writes until it holds limit bytes, then fails with
-// ENOSPC until the limit is raised.
+// fillingWriter takes writes until one would pass limit bytes, then fails
+// every write with ENOSPC, however small, until raise.
 type fillingWriter struct {
 	mu    sync.Mutex
 	n     int
 	limit int
+	full  bool
 }
 
 func (w *fillingWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.n+len(p) > w.limit {
+	if w.full = w.full || w.n+len(p) > w.limit; w.full {
 		return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.ENOSPC}
 	}
 	w.n += len(p)
@@ -38,7 +39,7 @@ func (w *fillingWriter) Write(p []byte) (int, error) {
 
 func (w *fillingWriter) raise() {
 	w.mu.Lock()
-	w.limit = 1 << 30
+	w.limit, w.full = 1<<30, false
 	w.mu.Unlock()
 }
 
