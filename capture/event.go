@@ -18,6 +18,7 @@ const (
 	KindMessage  Kind = "message"  // one WebSocket message or control frame
 	KindError    Kind = "error"    // a protocol violation, a parse error or a failed dial
 	KindTLS      Kind = "tls"      // frametap terminated TLS with one side of a connection
+	KindGap      Kind = "gap"      // the capture log lost events to write errors (conn 0), written when writing resumed
 )
 
 // Event is one thing frametap saw on one client connection. It is flat: the
@@ -81,8 +82,13 @@ type Event struct {
 	// request, response, message
 	Truncated bool // "truncated", written only when true: Body or Payload was cut at the limit
 
-	// error
-	Msg string // "msg"
+	// error and gap
+	Msg string // "msg": what went wrong; for gap, the write error
+
+	// gap: written by the Log itself, with Conn 0 and Time when writing
+	// resumed
+	Lost  int64     // "lost": events that could not be written
+	Since time.Time // "since": when the first of them was lost (the first failed write)
 
 	// request ("https") and upgrade ("wss"): the scheme when the exchange
 	// ran inside TLS that frametap terminated; omitted (empty) otherwise

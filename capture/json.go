@@ -16,6 +16,18 @@ import (
 // section 7, with invalid UTF-8 replaced by U+FFFD. It does not allocate
 // when dst has room.
 func (e *Event) AppendJSON(dst []byte) []byte {
+	dst = e.appendJSONHead(dst)
+	if c := e.content(); c.field != "" {
+		dst = c.appendOpen(dst)
+		dst = c.appendValue(dst, c.p)
+		dst = append(dst, '"')
+	}
+	return e.appendJSONTail(dst)
+}
+
+// appendJSONHead appends e's object up to its content field (see content),
+// or up to its tail when it has none.
+func (e *Event) appendJSONHead(dst []byte) []byte {
 	dst = append(dst, `{"kind":`...)
 	dst = appendJSONString(dst, string(e.Kind))
 	dst = append(dst, `,"conn":`...)
@@ -93,29 +105,111 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		dst = appendIntField(dst, "len", e.Len)
 		dst = appendIntField(dst, "wire_len", e.WireLen)
 		dst = appendBoolField(dst, "compressed", e.Compressed)
-		switch {
-		case e.Op == "close":
+		if e.Op == "close" {
 			dst = appendIntField(dst, "code", int64(e.Code))
 			dst = appendStringField(dst, "reason", e.Reason)
-		case e.Op == "text" && utf8.Valid(keptText(e.Payload, e.Truncated)):
-			dst = append(dst, `,"text":"`...)
-			dst = appendEscaped(dst, keptText(e.Payload, e.Truncated))
-			dst = append(dst, '"')
-		default:
-			dst = append(dst, `,"data":"`...)
-			dst = base64.StdEncoding.AppendEncode(dst, e.Payload)
-			dst = append(dst, '"')
-		}
-		if e.Truncated {
-			dst = append(dst, `,"truncated":true`...)
 		}
 	case KindError:
 		if e.From != "" {
 			dst = appendStringField(dst, "from", e.From)
 		}
 		dst = appendStringField(dst, "msg", e.Msg)
+	case KindGap:
+		dst = appendIntField(dst, "lost", e.Lost)
+		dst = append(dst, `,"since":"`...)
+		dst = e.Since.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = append(dst, '"')
+		dst = appendStringField(dst, "msg", e.Msg)
+	}
+	return dst
+}
+
+// appendJSONTail appends what follows the content field: "truncated" and
+// the end of the object and line.
+func (e *Event) appendJSONTail(dst []byte) []byte {
+	if e.Truncated && (e.Kind == KindRequest || e.Kind == KindResponse || e.Kind == KindMessage) {
+		dst = append(dst, `,"truncated":true`...)
 	}
 	return append(dst, "}\n"...)
+}
+
+// content is the one field of an event that can be megabytes long: a body
+// or a payload. The Log's writer encodes a large one piece by piece
+// (appendValue on the pieces chunk cuts) so that a huge event never exists
+// whole in encoded form.
+type content struct {
+	field string // "body", "body_b64", "text" or "data"; "" when the event has none
+	p     []byte // the bytes to encode
+	b64   bool   // base64 (RFC 4648 section 4) rather than a JSON string
+}
+
+// content returns e's content field: the body of a request or response
+// when it has one, the payload of a message other than close.
+func (e *Event) content() content {
+	switch e.Kind {
+	case KindRequest, KindResponse:
+		if len(e.Body) == 0 {
+			return content{}
+		}
+		if text := keptText(e.Body, e.Truncated); utf8.Valid(text) {
+			return content{field: "body", p: text}
+		}
+		return content{field: "body_b64", p: e.Body, b64: true}
+	case KindMessage:
+		if e.Op == "close" {
+			return content{}
+		}
+		if e.Op == "text" {
+			if text := keptText(e.Payload, e.Truncated); utf8.Valid(text) {
+				return content{field: "text", p: text}
+			}
+		}
+		return content{field: "data", p: e.Payload, b64: true}
+	}
+	return content{}
+}
+
+// appendOpen appends ,"field":" .
+func (c content) appendOpen(dst []byte) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, c.field...)
+	return append(dst, '"', ':', '"')
+}
+
+// appendValue appends p, the whole of c.p or one piece of it as cut by
+// chunk, encoded.
+func (c content) appendValue(dst, p []byte) []byte {
+	if c.b64 {
+		return base64.StdEncoding.AppendEncode(dst, p)
+	}
+	return appendEscaped(dst, p)
+}
+
+// chunk returns how many of p's first bytes to encode next, at most max
+// (at least 4): pieces encoded one after another give what encoding p
+// whole gives. Base64 is cut at a multiple of 3 bytes, text (valid UTF-8)
+// before a character.
+func (c content) chunk(p []byte, max int) int {
+	if len(p) <= max {
+		return len(p)
+	}
+	if c.b64 {
+		return max - max%3
+	}
+	n := max
+	for n > max-utf8.UTFMax && !utf8.RuneStart(p[n]) {
+		n--
+	}
+	return n
+}
+
+// encodedLen returns the length of c's value once encoded, without the
+// quotes, or a length over limit as soon as it knows it passes limit.
+func (c content) encodedLen(limit int) int {
+	if c.b64 {
+		return base64.StdEncoding.EncodedLen(len(c.p))
+	}
+	return escapedLen(c.p, limit)
 }
 
 // keptText is what of a kept body or payload can be written as text: when
@@ -139,7 +233,7 @@ func keptText(p []byte, truncated bool) []byte {
 }
 
 // appendExchange appends the fields requests and responses share, from
-// "server" to "truncated".
+// "server" to "body_len"; the body and "truncated" follow.
 func (e *Event) appendExchange(dst []byte) []byte {
 	if e.Server != "" {
 		dst = appendStringField(dst, "server", e.Server)
@@ -150,21 +244,7 @@ func (e *Event) appendExchange(dst []byte) []byte {
 		dst = append(dst, `,"trailers":`...)
 		dst = appendHeaders(dst, e.Trailers)
 	}
-	dst = appendIntField(dst, "body_len", e.BodyLen)
-	if len(e.Body) > 0 {
-		if text := keptText(e.Body, e.Truncated); utf8.Valid(text) {
-			dst = append(dst, `,"body":"`...)
-			dst = appendEscaped(dst, text)
-		} else {
-			dst = append(dst, `,"body_b64":"`...)
-			dst = base64.StdEncoding.AppendEncode(dst, e.Body)
-		}
-		dst = append(dst, '"')
-	}
-	if e.Truncated {
-		dst = append(dst, `,"truncated":true`...)
-	}
-	return dst
+	return appendIntField(dst, "body_len", e.BodyLen)
 }
 
 func appendHeaders(dst []byte, hs []Header) []byte {
@@ -258,6 +338,35 @@ func appendEscaped[T string | []byte](dst []byte, s T) []byte {
 	return append(dst, s[start:]...)
 }
 
+// escapedLen returns len(appendEscaped(nil, p)) without building it, or
+// a length over limit as soon as the count passes limit.
+func escapedLen(p []byte, limit int) int {
+	n := len(p)
+	for i := 0; i < len(p) && n <= limit; {
+		c := p[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			if r, size := utf8.DecodeRune(p[i:]); r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+			n += len(`\ufffd`) - 1
+		} else {
+			switch c {
+			case '"', '\\', '\n', '\r', '\t':
+				n++
+			default:
+				n += len(`\u0000`) - 1
+			}
+		}
+		i++
+	}
+	return n
+}
+
 // MarshalJSON returns e as AppendJSON writes it, without the newline, so
 // that encoding/json writes the capture format too.
 func (e *Event) MarshalJSON() ([]byte, error) {
@@ -318,8 +427,10 @@ type wireEvent struct {
 	Code       int     `json:"code"`
 	Reason     string  `json:"reason"`
 
-	Truncated bool   `json:"truncated"`
-	Msg       string `json:"msg"`
+	Truncated bool      `json:"truncated"`
+	Msg       string    `json:"msg"`
+	Lost      int64     `json:"lost"`
+	Since     time.Time `json:"since"`
 
 	Scheme   string `json:"scheme"`
 	Side     string `json:"side"`
@@ -356,7 +467,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		Fin: w.Fin, RSV: w.RSV, Opcode: w.Opcode, Masked: w.Masked, Len: w.Len,
 		Op: w.Op, Frames: w.Frames, WireLen: w.WireLen, Compressed: w.Compressed,
 		Code: w.Code, Reason: w.Reason,
-		Truncated: w.Truncated, Msg: w.Msg,
+		Truncated: w.Truncated, Msg: w.Msg, Lost: w.Lost, Since: w.Since.UTC(),
 		Scheme: w.Scheme, Side: w.Side, SNI: w.SNI, ALPN: w.ALPN, Version: w.Version, Cipher: w.Cipher,
 		Subject: w.Subject, Issuer: w.Issuer, Verified: w.Verified,
 	}

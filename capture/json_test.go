@@ -51,6 +51,8 @@ func TestAppendJSON(t *testing.T) {
 			`{"kind":"response","conn":3,"t":"2025-03-14T19:51:02.123456789Z","seq":1,"status":200,"status_text":"OK","proto":"HTTP/1.1","headers":[["Transfer-Encoding","chunked"]],"trailers":[["X-Sum","1"]],"body_len":9000,"body_b64":"/wAB","truncated":true}`},
 		{"upgrade", Event{Kind: KindUpgrade, Conn: 3, Time: t0, Seq: 2, Protocol: "websocket", Subprotocol: "chat", Extensions: "permessage-deflate", AcceptOK: true},
 			`{"kind":"upgrade","conn":3,"t":"2025-03-14T19:51:02.123456789Z","seq":2,"protocol":"websocket","subprotocol":"chat","extensions":"permessage-deflate","accept_ok":true}`},
+		{"gap", Event{Kind: KindGap, Time: t0, Lost: 1234, Since: t0.Add(-3 * time.Second), Msg: "capture: writing log: write capture.jsonl: no space left on device"},
+			`{"kind":"gap","conn":0,"t":"2025-03-14T19:51:02.123456789Z","lost":1234,"since":"2025-03-14T19:50:59.123456789Z","msg":"capture: writing log: write capture.jsonl: no space left on device"}`},
 		{"frame", Event{Kind: KindFrame, Conn: 3, Time: t0, From: "client", RSV: 4, Opcode: 1, Masked: true, Len: 5},
 			`{"kind":"frame","conn":3,"t":"2025-03-14T19:51:02.123456789Z","from":"client","fin":false,"rsv":4,"opcode":1,"masked":true,"len":5}`},
 		{"message text", Event{Kind: KindMessage, Conn: 3, Time: t0, From: "server", Op: "text", Frames: 1, Len: 8, WireLen: 6, Compressed: true, Payload: []byte("héllo\t")},
@@ -185,6 +187,8 @@ func wantKeys(e *Event) []string {
 	case KindError:
 		addIf(e.From != "", "from")
 		add("msg")
+	case KindGap:
+		add("lost", "since", "msg")
 	}
 	return k
 }
@@ -211,7 +215,7 @@ func topKeys(t *testing.T, line []byte) []string {
 	return keys
 }
 
-var allKinds = []Kind{KindOpen, KindClose, KindRequest, KindResponse, KindUpgrade, KindFrame, KindMessage, KindError, KindTLS}
+var allKinds = []Kind{KindOpen, KindClose, KindRequest, KindResponse, KindUpgrade, KindFrame, KindMessage, KindError, KindTLS, KindGap}
 
 // randString returns valid UTF-8 with quotes, backslashes, controls and
 // multi-byte characters, or "" one time in four.
@@ -300,6 +304,8 @@ func randEvent(r *rand.Rand, k Kind) *Event {
 		}
 	case KindError:
 		e.From, e.Msg = pick(r, "", "client", "server"), randString(r)
+	case KindGap:
+		e.Conn, e.Lost, e.Since, e.Msg = 0, r.Int64(), time.Unix(0, r.Int64()).UTC(), randString(r)
 	}
 	return e
 }

@@ -1,7 +1,7 @@
 package capture
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +30,14 @@ func (f Format) String() string {
 	return fmt.Sprintf("Format(%d)", int(f))
 }
 
+// append appends e in format f.
+func (f Format) append(dst []byte, e *Event) []byte {
+	if f == Text {
+		return e.AppendText(dst)
+	}
+	return e.AppendJSON(dst)
+}
+
 // LogOptions configures a Log. The zero value gives the defaults.
 type LogOptions struct {
 	// QueueLen is how many flushed batches may wait for the writer before
@@ -37,14 +45,20 @@ type LogOptions struct {
 	// one Flush of one stream, usually a few events. If zero, 256 is used.
 	QueueLen int
 	// QueueBytes bounds the bytes of encoded events waiting for the
-	// writer, whatever their number: one batch can be a whole 16 MiB
-	// message. A batch larger than the bound still goes when the queue is
-	// empty. If zero, 64 MiB is used.
+	// writer, whatever their number. A Stream hands over what it encoded
+	// before it passes 1 MiB (or QueueBytes when smaller), and an event
+	// whose encoding would pass that alone (a 16 MiB message of control
+	// characters is 96 MiB of JSON) is not encoded ahead at all: the
+	// writer encodes it piece by piece into the destination while the
+	// Stream waits. If zero, 64 MiB is used.
 	QueueBytes int64
 	// FlushInterval is the longest that written events may wait in the
 	// writer's buffer before they reach the destination. If zero, 100ms
 	// is used.
 	FlushInterval time.Duration
+	// RetryInterval is how often a destination that failed (a full disk)
+	// is tried again. If zero, 1s is used.
+	RetryInterval time.Duration
 }
 
 // ErrClosed is returned by a Stream's Flush after its Log was closed.
@@ -52,10 +66,19 @@ var ErrClosed = errors.New("capture: log closed")
 
 // Sizes of the log's buffers.
 const (
-	writeBufferSize = 64 << 10 // the bufio.Writer on the destination
+	writeBufferSize = 64 << 10 // the writer's buffer of whole lines
 	streamBufSize   = 4 << 10  // a fresh stream buffer
-	maxPooledBuf    = 1 << 20  // buffers grown past this are left to the GC
+	maxBatch        = 1 << 20  // a stream hands its buffer over before it passes this
+	maxPooledBuf    = 2 << 20  // buffers grown past this are left to the GC
 )
+
+// Health is a snapshot of a Log for a status line. Safe to call from any goroutine.
+type Health struct {
+	Written int64     // events written to the destination so far
+	Lost    int64     // events that could not be written (a write error, a full disk) since the Log started
+	Err     error     // the write error in force now; nil while writing works (again)
+	Since   time.Time // when Err began; zero when Err is nil
+}
 
 // Log is an Output that encodes events in one Format and writes them to an
 // io.Writer from one goroutine. It is lossless and bounded: each Stream
@@ -63,18 +86,26 @@ const (
 // full queue makes Flush wait, so a slow destination slows the connections
 // instead of dropping events or growing memory.
 //
-// A write error (a full disk) is kept: Flush and Close report it, and the
-// writer goes on draining the queue without writing, counting the bytes
-// lost, so that no connection waits forever.
+// A write error (a full disk) does not stop it. The lines the destination
+// took whole stay; a line it took in part is cut off again (truncated, for
+// a regular file), so the destination holds whole lines only. While the
+// error lasts, the writer goes on draining the queue without writing,
+// counting the events as lost, so that no connection waits on a dead disk
+// and memory stays bounded; Flush returns the error. Every RetryInterval it
+// tries the destination again, and once it takes a line, writing resumes
+// with a gap event that records how many events were lost and since when.
+// Health reports all of it at any time, HealthChanged when it changes.
 //
 // Log is safe for concurrent use; each of its Streams is used by one
 // goroutine at a time.
 type Log struct {
-	format Format
-	queue  chan *[]byte
-	done   chan struct{} // closed when the writer goroutine has returned
-	closer io.Closer     // closed by Close after the writer; nil for NewLog
-	pool   sync.Pool     // of *[]byte with length 0
+	format   Format
+	maxBatch int // a stream hands over its buffer before it passes this
+	queue    chan item
+	done     chan struct{} // closed when the writer goroutine has returned
+	changed  chan struct{} // HealthChanged; closed with done
+	closer   io.Closer     // closed by Close after the writer; nil for NewLog
+	pool     sync.Pool     // of *[]byte with length 0
 
 	mu     sync.RWMutex // held for reading while sending on queue, for writing to close it
 	closed bool         // queue is closed; under mu
@@ -88,15 +119,37 @@ type Log struct {
 	roomMu    sync.Mutex
 	room      *sync.Cond
 
-	err  atomic.Pointer[error] // the first write error, set once by the writer
-	lost atomic.Int64          // bytes of events that never reached the destination
+	// Health, set by the writer (lost also by senders after Close).
+	written atomic.Int64
+	lost    atomic.Int64
+	failure atomic.Pointer[failure] // nil while writing works
+	lastErr error                   // the last write error; the writer's, read by Close after done
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
+// failure is a write error in force.
+type failure struct {
+	err   error
+	since time.Time
+}
+
+// item is what a Stream queues for the writer: a batch of encoded lines,
+// or one event too large to encode ahead, which the writer encodes into
+// the destination itself while the sender waits on done.
+type item struct {
+	buf  *[]byte // whole lines; nil for ev
+	ev   *Event
+	done chan struct{} // receives when the writer is done with ev
+}
+
 // NewLog returns a Log writing to w in format f and starts its writer
-// goroutine. Call Close to stop it; Close does not close w.
+// goroutine. Call Close to stop it; Close does not close w. When w is an
+// *os.File on a regular file, a line cut by a failed write is truncated
+// away; on other destinations (a pipe, a terminal) the cut line is ended by
+// a newline when writing resumes, so that the gap event and what follows
+// start on lines of their own.
 func NewLog(w io.Writer, f Format, opt LogOptions) *Log {
 	if opt.QueueLen <= 0 {
 		opt.QueueLen = 256
@@ -104,13 +157,18 @@ func NewLog(w io.Writer, f Format, opt LogOptions) *Log {
 	if opt.FlushInterval <= 0 {
 		opt.FlushInterval = 100 * time.Millisecond
 	}
+	if opt.RetryInterval <= 0 {
+		opt.RetryInterval = time.Second
+	}
 	if opt.QueueBytes <= 0 {
 		opt.QueueBytes = 64 << 20
 	}
 	l := &Log{
 		format:    f,
-		queue:     make(chan *[]byte, opt.QueueLen),
+		maxBatch:  int(min(maxBatch, opt.QueueBytes)),
+		queue:     make(chan item, opt.QueueLen),
 		done:      make(chan struct{}),
+		changed:   make(chan struct{}, 1),
 		maxQueued: opt.QueueBytes,
 	}
 	l.room = sync.NewCond(&l.roomMu)
@@ -118,8 +176,12 @@ func NewLog(w io.Writer, f Format, opt LogOptions) *Log {
 		b := make([]byte, 0, streamBufSize)
 		return &b
 	}
-	lw := &logWriter{l: l, dst: countingWriter{w: w}}
-	lw.bw = bufio.NewWriterSize(&lw.dst, writeBufferSize)
+	lw := &logWriter{l: l, dst: w, buf: make([]byte, 0, writeBufferSize), retry: opt.RetryInterval}
+	if file, ok := w.(*os.File); ok {
+		if st, err := file.Stat(); err == nil && st.Mode().IsRegular() {
+			lw.file = file
+		}
+	}
 	go lw.run(opt.FlushInterval)
 	return l
 }
@@ -142,25 +204,36 @@ func (l *Log) Stream() Stream {
 	return &logStream{l: l}
 }
 
-// Err returns the first write error, or nil.
-func (l *Log) Err() error {
-	if p := l.err.Load(); p != nil {
-		return *p
+// Health returns the Log's counts and the write error in force.
+func (l *Log) Health() Health {
+	h := Health{Written: l.written.Load(), Lost: l.lost.Load()}
+	if f := l.failure.Load(); f != nil {
+		h.Err, h.Since = f.err, f.since
+	}
+	return h
+}
+
+// HealthChanged returns a channel that receives when writing starts to
+// fail or resumes; read Health then. Changes close together are told once.
+// The channel is closed when the Log's writer has stopped (after Close).
+func (l *Log) HealthChanged() <-chan struct{} {
+	return l.changed
+}
+
+// err returns the write error in force, or nil.
+func (l *Log) err() error {
+	if f := l.failure.Load(); f != nil {
+		return f.err
 	}
 	return nil
 }
 
-// Lost returns how many bytes of encoded events did not reach the
-// destination because of a write error or a Flush after Close.
-func (l *Log) Lost() int64 {
-	return l.lost.Load()
-}
-
 // Close writes out everything queued, flushes, stops the writer goroutine
-// and, for NewFileLog, closes the file. It returns the first write error,
-// with the number of bytes lost. Events that Streams have not flushed yet
-// are not written: close the Streams first. Close may be called more than
-// once; later calls return the same error.
+// and, for NewFileLog, closes the file. When events were lost to write
+// errors it returns the last write error, with the number of events lost,
+// even if writing had resumed since. Events that Streams have not flushed
+// yet are not written: close the Streams first. Close may be called more
+// than once; later calls return the same error.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
@@ -168,8 +241,13 @@ func (l *Log) Close() error {
 		close(l.queue)
 		l.mu.Unlock()
 		<-l.done
-		if err := l.Err(); err != nil {
-			l.closeErr = fmt.Errorf("%w; %d bytes of events lost", err, l.Lost())
+		if l.lastErr != nil {
+			h := l.Health()
+			if h.Err != nil {
+				l.closeErr = fmt.Errorf("%w; %d events lost", h.Err, h.Lost)
+			} else {
+				l.closeErr = fmt.Errorf("capture: %d events lost to write errors, recorded by gap events (the last: %w)", h.Lost, l.lastErr)
+			}
 		}
 		if l.closer != nil {
 			if err := l.closer.Close(); err != nil && l.closeErr == nil {
@@ -180,23 +258,31 @@ func (l *Log) Close() error {
 	return l.closeErr
 }
 
-// send queues b for the writer, waiting while the queue is full.
-func (l *Log) send(b *[]byte) error {
+// send queues it for the writer, waiting while the queue is full. It
+// returns the write error in force, or ErrClosed.
+func (l *Log) send(it item) error {
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
-		l.lost.Add(int64(len(*b)))
-		l.putBuf(b)
+		if it.buf != nil {
+			l.lost.Add(lines(*it.buf))
+			l.putBuf(it.buf)
+		} else {
+			l.lost.Add(1)
+		}
 		return ErrClosed
 	}
-	n := int64(len(*b))
-	if l.queued.Load()+n > l.maxQueued {
+	var n int64
+	if it.buf != nil {
+		n = int64(len(*it.buf))
+	}
+	if n > 0 && l.queued.Load()+n > l.maxQueued {
 		l.waitRoom(n)
 	}
 	l.queued.Add(n)
-	l.queue <- b
+	l.queue <- it
 	l.mu.RUnlock()
-	return l.Err()
+	return l.err()
 }
 
 // waitRoom waits until n more bytes fit in the queue, or the queue is
@@ -233,121 +319,15 @@ func (l *Log) putBuf(b *[]byte) {
 	l.pool.Put(b)
 }
 
-// logStream is a Log's Stream: it encodes into its own buffer and hands the
-// buffer over on Flush.
-type logStream struct {
-	l   *Log
-	buf *[]byte // nil until the first Add after a Flush
-}
-
-func (s *logStream) Add(ev *Event) {
-	if s.buf == nil {
-		s.buf = s.l.getBuf()
-	}
-	if s.l.format == Text {
-		*s.buf = ev.AppendText(*s.buf)
-	} else {
-		*s.buf = ev.AppendJSON(*s.buf)
-	}
-}
-
-func (s *logStream) Flush() error {
-	if s.buf == nil || len(*s.buf) == 0 {
-		if s.l.isClosed() {
-			return ErrClosed
-		}
-		return s.l.Err()
-	}
-	b := s.buf
-	s.buf = nil
-	return s.l.send(b)
-}
-
-func (s *logStream) Close() {
-	s.Flush()
-	if s.buf != nil {
-		s.l.putBuf(s.buf)
-		s.buf = nil
-	}
-}
-
 func (l *Log) isClosed() bool {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.closed
 }
 
-// logWriter is the goroutine that owns a Log's destination: only it
-// touches bw and dst.
-type logWriter struct {
-	l   *Log
-	dst countingWriter
-	bw  *bufio.Writer
-	in  int64 // bytes taken from the queue
-	err error // the first write error
+// lines counts the lines in p: each event is one line, in both formats.
+func lines(p []byte) int64 {
+	return int64(bytes.Count(p, newline))
 }
 
-// run writes batches until the queue is closed and drained. It flushes
-// every interval (and when the buffer fills, and at the end), not after each
-// batch: a write(2) per batch would cost a syscall per relayed chunk, which
-// is what makes a busy proxy slow, while a reader of the file or the
-// terminal cannot tell 100 ms apart.
-func (w *logWriter) run(interval time.Duration) {
-	defer close(w.l.done)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case b, ok := <-w.l.queue:
-			if !ok {
-				w.flush()
-				return
-			}
-			w.l.taken(len(*b))
-			w.write(*b)
-			w.l.putBuf(b)
-		case <-tick.C:
-			w.flush()
-		}
-	}
-}
-
-func (w *logWriter) write(p []byte) {
-	w.in += int64(len(p))
-	if w.err != nil {
-		w.l.lost.Add(int64(len(p)))
-		return
-	}
-	if _, err := w.bw.Write(p); err != nil {
-		w.fail(err)
-	}
-}
-
-func (w *logWriter) flush() {
-	if w.err != nil || w.bw.Buffered() == 0 {
-		return
-	}
-	if err := w.bw.Flush(); err != nil {
-		w.fail(err)
-	}
-}
-
-// fail records the first write error: what was taken in and not written so
-// far is lost, and so is everything after it.
-func (w *logWriter) fail(err error) {
-	w.err = fmt.Errorf("capture: writing log: %w", err)
-	w.l.lost.Add(w.in - w.dst.n)
-	w.l.err.Store(&w.err)
-}
-
-// countingWriter counts the bytes its writer accepted.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
+var newline = []byte{'\n'}

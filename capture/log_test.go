@@ -288,32 +288,32 @@ func TestLogSlowWriter(t *testing.T) {
 type fullDisk struct {
 	limit int
 	n     int
+	data  []byte
 }
 
 func (w *fullDisk) Write(p []byte) (int, error) {
 	if w.n+len(p) <= w.limit {
 		w.n += len(p)
+		w.data = append(w.data, p...)
 		return len(p), nil
 	}
 	k := w.limit - w.n
 	w.n = w.limit
+	w.data = append(w.data, p[:k]...)
 	return k, &os.PathError{Op: "write", Path: "capture.jsonl", Err: syscall.ENOSPC}
 }
 
 func TestLogWriteError(t *testing.T) {
 	const goroutines, events = 8, 2000
 	w := &fullDisk{limit: 100 << 10}
-	l := NewLog(w, JSON, LogOptions{QueueLen: 2})
-	var total atomic.Int64
+	l := NewLog(w, JSON, LogOptions{QueueLen: 2, RetryInterval: time.Millisecond})
 	var sawErr atomic.Int64
 	var wg sync.WaitGroup
 	for g := range goroutines {
 		wg.Go(func() {
 			s := l.Stream()
 			for n := range events {
-				ev := seqEvent(uint64(g), n)
-				total.Add(int64(len(ev.AppendJSON(nil))))
-				s.Add(ev)
+				s.Add(seqEvent(uint64(g), n))
 				if err := s.Flush(); err != nil {
 					if !errors.Is(err, syscall.ENOSPC) {
 						t.Errorf("Flush: %v, want ENOSPC", err)
@@ -338,11 +338,21 @@ func TestLogWriteError(t *testing.T) {
 	if sawErr.Load() == 0 {
 		t.Error("no Flush reported the write error")
 	}
-	if !strings.Contains(err.Error(), "bytes of events lost") {
-		t.Errorf("Close error %q does not say what was lost", err)
+	h := l.Health()
+	if !strings.Contains(err.Error(), fmt.Sprintf("%d events lost", h.Lost)) {
+		t.Errorf("Close error %q does not say what was lost (%d events)", err, h.Lost)
 	}
-	if got, want := int64(w.n)+l.Lost(), total.Load(); got != want {
-		t.Errorf("written %d + lost %d = %d bytes, want %d", w.n, l.Lost(), got, want)
+	if got, want := h.Written+h.Lost, int64(goroutines*events); got != want {
+		t.Errorf("written %d + lost %d = %d events, want %d", h.Written, h.Lost, got, want)
+	}
+	if h.Err == nil || h.Since.IsZero() {
+		t.Errorf("Health after a lasting error: %+v, want Err and Since set", h)
+	}
+	// The disk never came back: what it holds is whole lines, as many as
+	// Health says were written, then the start of the line that failed
+	// (fullDisk cannot be truncated).
+	if got := int64(bytes.Count(w.data[:w.n], []byte("\n"))); got != h.Written {
+		t.Errorf("destination holds %d lines, Health says %d written", got, h.Written)
 	}
 	if err2 := l.Close(); err2 != err {
 		t.Errorf("second Close: %v, want %v", err2, err)
@@ -361,12 +371,13 @@ func TestLogFlushAfterClose(t *testing.T) {
 	}
 	ev := seqEvent(1, 0)
 	s.Add(ev)
+	s.Add(ev)
 	if err := s.Flush(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Flush after Close: %v, want ErrClosed", err)
 	}
 	s.Close()
-	if got, want := l.Lost(), int64(len(ev.AppendJSON(nil))); got != want {
-		t.Errorf("Lost() = %d, want %d", got, want)
+	if got := l.Health().Lost; got != 2 {
+		t.Errorf("Health().Lost = %d, want 2", got)
 	}
 	if buf.Len() != 0 {
 		t.Errorf("wrote %q after Close", buf.Bytes())

@@ -11,7 +11,9 @@ type Output interface {
 // goroutine at a time (the proxy holds the connection's lock).
 type Stream interface {
 	// Add records ev. It must not keep ev or its slices after it returns:
-	// they are reused by the decoder.
+	// they are reused by the decoder. It may block as Flush does: the
+	// capture log hands over what it holds before it grows past its bound,
+	// and has its writer encode a huge event while Add waits.
 	Add(ev *Event)
 	// Flush hands what was added to the output. It blocks while the output
 	// is behind, so a slow disk slows the connection instead of losing events

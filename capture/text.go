@@ -204,6 +204,13 @@ func (e *Event) AppendText(dst []byte) []byte {
 		}
 		dst = append(dst, ' ')
 		dst = appendLine(dst, e.Msg)
+	case KindGap:
+		dst = append(dst, ' ')
+		dst = strconv.AppendInt(dst, e.Lost, 10)
+		dst = append(dst, " events lost since "...)
+		dst = e.Since.Local().AppendFormat(dst, "15:04:05.000000")
+		dst = append(dst, ": "...)
+		dst = appendLine(dst, e.Msg)
 	}
 	return append(dst, '\n')
 }

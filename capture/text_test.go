@@ -33,6 +33,8 @@ func TestAppendText(t *testing.T) {
 			`#3 upgrade  #2 websocket subprotocol=chat ext="permessage-deflate" accept=ok`},
 		{"upgrade bad accept", Event{Kind: KindUpgrade, Conn: 3, Seq: 1, Protocol: "websocket"},
 			"#3 upgrade  #1 websocket accept=BAD"},
+		{"gap", Event{Kind: KindGap, Lost: 1234, Since: time.Date(2025, 3, 14, 19, 50, 59, 5e8, time.UTC), Msg: "capture: writing log: write -: no space left on device"},
+			"#0 gap      1234 events lost since 19:50:59.500000: capture: writing log: write -: no space left on device"},
 		{"frame", Event{Kind: KindFrame, Conn: 3, From: "client", Fin: true, Opcode: 1, Masked: true, Len: 5},
 			"#3 frame    client→ FIN text masked len=5"},
 		{"frame rsv", Event{Kind: KindFrame, Conn: 3, From: "server", RSV: 5, Opcode: 0, Len: 1 << 20},

@@ -120,6 +120,11 @@ func runCA(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
+	// The instructions copy CertPath into world-readable places: never
+	// print a file that holds a private key as the one to trust.
+	if data, err := os.ReadFile(ca.CertPath); err != nil || !certs.CertOnly(data, ca.Cert) {
+		return fmt.Errorf("ca: %s is not the CA certificate alone (it may hold the private key): not telling you to trust or copy it", ca.CertPath)
+	}
 	fmt.Fprint(stdout, caInstructions(ca))
 	return nil
 }

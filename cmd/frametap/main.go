@@ -192,12 +192,14 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		}
 		logs = append(logs, l)
 		outputs = append(outputs, l)
+		go watchCapture(l, "capture file "+o.write, logw)
 	}
 	var store *ui.Store
 	if o.headless {
 		text := capture.NewLog(stdout, capture.Text, capture.LogOptions{})
 		logs = append(logs, text)
 		outputs = append(outputs, text)
+		go watchCapture(text, "standard output", logw)
 	} else {
 		store = ui.NewStore(o.uiEvents)
 		outputs = append(outputs, store)

@@ -5,7 +5,9 @@
 // frametap-ca.pem (private key and certificate, 0600), frametap-ca-cert.pem
 // (the certificate, to hand to browsers and curl) and frametap-ca-cert.cer
 // (the same in DER). A directory holding mitmproxy's mitmproxy-ca.pem is
-// used as it is, so that a CA users already trust keeps working.
+// used too, so that a CA users already trust keeps working; since that file
+// holds the private key, the certificate to hand out is
+// mitmproxy-ca-cert.pem, which frametap writes when it is missing.
 package certs
 
 import (
@@ -32,10 +34,11 @@ import (
 
 // File names in a CA directory.
 const (
-	KeyFile       = "frametap-ca.pem"      // private key and certificate, owner-only
-	CertFile      = "frametap-ca-cert.pem" // the certificate in PEM
-	CertDERFile   = "frametap-ca-cert.cer" // the certificate in DER
-	MitmproxyFile = "mitmproxy-ca.pem"     // mitmproxy's key and certificate, used when present
+	KeyFile           = "frametap-ca.pem"       // private key and certificate, owner-only
+	CertFile          = "frametap-ca-cert.pem"  // the certificate in PEM
+	CertDERFile       = "frametap-ca-cert.cer"  // the certificate in DER
+	MitmproxyFile     = "mitmproxy-ca.pem"      // mitmproxy's key and certificate, used when present
+	MitmproxyCertFile = "mitmproxy-ca-cert.pem" // mitmproxy's certificate alone, written when missing
 )
 
 // Errors of loading a CA.
@@ -58,8 +61,8 @@ const (
 // leaf certificates it issued. Its methods are safe for concurrent use.
 type CA struct {
 	// Dir is the directory the CA was loaded from; KeyPath the file
-	// holding its key, CertPath the PEM certificate to trust (the key
-	// file itself for mitmproxy's CA).
+	// holding its key; CertPath the PEM certificate to trust and copy,
+	// a file that holds the certificate alone, never a private key.
 	Dir, KeyPath, CertPath string
 	// Cert is the CA certificate.
 	Cert *x509.Certificate
@@ -93,9 +96,9 @@ func LoadOrCreate(dir string) (*CA, error) {
 		if err != nil {
 			return nil, err
 		}
-		ca.Dir, ca.CertPath = dir, mitm
-		if p := filepath.Join(dir, "mitmproxy-ca-cert.pem"); exists(p) {
-			ca.CertPath = p
+		ca.Dir = dir
+		if ca.CertPath, err = mitmproxyCertPath(dir, ca.Cert); err != nil {
+			return nil, err
 		}
 		return ca, nil
 	}
@@ -129,6 +132,67 @@ func LoadOrCreate(dir string) (*CA, error) {
 		}
 	}
 	return ca, nil
+}
+
+// mitmproxyCertPath returns the file of dir that holds cert alone, for a
+// mitmproxy CA whose mitmproxy-ca.pem holds the key too: mitmproxy's own
+// mitmproxy-ca-cert.pem when it holds exactly that, written (0644) when it
+// is missing, as mitmproxy writes it. One that holds anything else (a
+// private key, another certificate) is left alone, and frametap writes
+// frametap-ca-cert.pem instead.
+func mitmproxyCertPath(dir string, cert *x509.Certificate) (string, error) {
+	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+	p := filepath.Join(dir, MitmproxyCertFile)
+	have, err := os.ReadFile(p)
+	switch {
+	case err == nil && CertOnly(have, cert):
+		return p, nil
+	case errors.Is(err, fs.ErrNotExist) && !exists(p): // not a dangling symlink either
+	default:
+		p = filepath.Join(dir, CertFile)
+		if have, err := os.ReadFile(p); err == nil && bytes.Equal(have, pemCert) {
+			return p, nil
+		}
+	}
+	if err := writeNew(p, pemCert); err != nil {
+		return "", fmt.Errorf("writing CA certificate: %w", err)
+	}
+	return p, nil
+}
+
+// writeNew writes data to path (0644), replacing what path held by
+// renaming a new file over it: a symlink at path is replaced, never
+// followed.
+func writeNew(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".frametap-cert-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
+
+// CertOnly reports whether data is PEM holding cert and no private key of
+// any kind: what may be handed out, trusted and copied into a world-readable
+// store.
+func CertOnly(data []byte, cert *x509.Certificate) bool {
+	if bytes.Contains(data, []byte("PRIVATE KEY")) {
+		return false
+	}
+	b, _ := pem.Decode(data)
+	return b != nil && b.Type == "CERTIFICATE" && bytes.Equal(b.Bytes, cert.Raw)
 }
 
 func exists(p string) bool {

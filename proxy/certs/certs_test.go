@@ -112,10 +112,11 @@ func TestCorruptKey(t *testing.T) {
 	}
 }
 
-// TestMitmproxyCA uses a directory laid out as mitmproxy lays out
-// ~/.mitmproxy: an RSA key (PKCS#1) and its certificate in mitmproxy-ca.pem.
-func TestMitmproxyCA(t *testing.T) {
-	dir := t.TempDir()
+// mitmproxyDir lays out dir as mitmproxy lays out ~/.mitmproxy when only
+// its key file is left: an RSA key (PKCS#1) and its certificate in
+// mitmproxy-ca.pem. It returns that file's content.
+func mitmproxyDir(t *testing.T, dir string) []byte {
+	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +131,18 @@ func TestMitmproxyCA(t *testing.T) {
 	var buf bytes.Buffer
 	pem.Encode(&buf, &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 	pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: der})
-	os.WriteFile(filepath.Join(dir, MitmproxyFile), buf.Bytes(), 0o600)
+	if err := os.WriteFile(filepath.Join(dir, MitmproxyFile), buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestMitmproxyCA uses a mitmproxy directory holding only mitmproxy-ca.pem
+// (key and certificate): frametap uses the CA, and hands out a
+// certificate-only file it writes beside it, never the key file.
+func TestMitmproxyCA(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := mitmproxyDir(t, dir)
 
 	ca, err := LoadOrCreate(dir)
 	if err != nil {
@@ -143,6 +155,89 @@ func TestMitmproxyCA(t *testing.T) {
 		t.Error("frametap made its own CA beside mitmproxy's")
 	}
 	verifyLeaf(t, ca, "example.test")
+
+	if want := filepath.Join(dir, MitmproxyCertFile); ca.CertPath != want {
+		t.Errorf("CertPath = %s, want %s", ca.CertPath, want)
+	}
+	checkCertOnly(t, ca, 0o644)
+	if after, _ := os.ReadFile(filepath.Join(dir, MitmproxyFile)); !bytes.Equal(after, keyFile) {
+		t.Error("mitmproxy-ca.pem was changed")
+	}
+	// Loaded again, the file is kept as it is.
+	st, _ := os.Stat(ca.CertPath)
+	again, err := LoadOrCreate(dir)
+	if err != nil || again.CertPath != ca.CertPath {
+		t.Fatalf("second load: %v, CertPath %s", err, again.CertPath)
+	}
+	if st2, _ := os.Stat(ca.CertPath); !os.SameFile(st, st2) || !st2.ModTime().Equal(st.ModTime()) {
+		t.Error("a good mitmproxy-ca-cert.pem was written again")
+	}
+}
+
+// TestMitmproxyCertFileNotCertOnly: a mitmproxy-ca-cert.pem that holds the
+// key too (a copy of mitmproxy-ca.pem, a symlink to it) or another
+// certificate is left alone, and frametap writes frametap-ca-cert.pem.
+func TestMitmproxyCertFileNotCertOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(dir string, keyFile []byte) error
+	}{
+		{"copy of the key file", func(dir string, keyFile []byte) error {
+			return os.WriteFile(filepath.Join(dir, MitmproxyCertFile), keyFile, 0o600)
+		}},
+		{"symlink to the key file", func(dir string, keyFile []byte) error {
+			return os.Symlink(MitmproxyFile, filepath.Join(dir, MitmproxyCertFile))
+		}},
+		{"another certificate", func(dir string, keyFile []byte) error {
+			other, err := LoadOrCreate(t.TempDir())
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, MitmproxyCertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: other.Cert.Raw}), 0o644)
+		}},
+		{"dangling symlink", func(dir string, keyFile []byte) error {
+			return os.Symlink("/nonexistent/frametap-test", filepath.Join(dir, MitmproxyCertFile))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			keyFile := mitmproxyDir(t, dir)
+			if err := tc.make(dir, keyFile); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := os.Readlink(filepath.Join(dir, MitmproxyCertFile))
+			beforeData, _ := os.ReadFile(filepath.Join(dir, MitmproxyCertFile))
+			ca, err := LoadOrCreate(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := filepath.Join(dir, CertFile); ca.CertPath != want {
+				t.Errorf("CertPath = %s, want %s", ca.CertPath, want)
+			}
+			checkCertOnly(t, ca, 0o644)
+			after, _ := os.Readlink(filepath.Join(dir, MitmproxyCertFile))
+			afterData, _ := os.ReadFile(filepath.Join(dir, MitmproxyCertFile))
+			if before != after || !bytes.Equal(beforeData, afterData) {
+				t.Error("mitmproxy-ca-cert.pem was changed")
+			}
+		})
+	}
+}
+
+// checkCertOnly checks that ca.CertPath holds the CA certificate and no
+// private key, with mode perm.
+func checkCertOnly(t *testing.T, ca *CA, perm os.FileMode) {
+	t.Helper()
+	data, err := os.ReadFile(ca.CertPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(data, []byte("PRIVATE KEY")) || !CertOnly(data, ca.Cert) {
+		t.Errorf("%s is not the CA certificate alone:\n%s", ca.CertPath, data)
+	}
+	if st, err := os.Lstat(ca.CertPath); err != nil || st.Mode() != perm {
+		t.Errorf("%s: mode %v (%v), want a regular file %v", ca.CertPath, st.Mode(), err, perm)
+	}
 }
 
 // verifyLeaf issues a leaf for name and checks it verifies for name
