@@ -157,9 +157,9 @@ func messageOf(ev *capture.Event, fc *facts) *capture.Event {
 func content(ev *capture.Event, fc *facts) (b []byte, from string, reason bool) {
 	switch ev.Kind {
 	case capture.KindRequest:
-		return ev.Body, "client", false
+		return nonNil(ev.Body), "client", false
 	case capture.KindResponse:
-		return ev.Body, "server", false
+		return nonNil(ev.Body), "server", false
 	case capture.KindMessage, capture.KindFrame:
 		m := messageOf(ev, fc)
 		if m == nil {
@@ -179,7 +179,7 @@ func content(ev *capture.Event, fc *facts) (b []byte, from string, reason bool) 
 	return nil, "", false
 }
 
-// nonNil keeps an empty payload matchable (by ~b ^$, say).
+// nonNil keeps an empty body or payload matchable (by ~b ^$, say).
 func nonNil(b []byte) []byte {
 	if b == nil {
 		return []byte{}

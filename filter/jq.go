@@ -149,10 +149,18 @@ func jsonQuoted(s string) (string, int, error) {
 }
 
 // match reports whether the JSON value in b has the path (and the value).
-// scratch is reused for decoding strings; b that is not JSON, or is cut
-// short, does not match.
+// scratch is reused for decoding strings. Content that is not JSON does not
+// match; an object or array cut short (a truncated payload) matches as far
+// as it goes, since only the way to the path is read.
 func (p *jqPath) match(b []byte, scratch *[]byte) bool {
 	i := skipWS(b, 0)
+	if i < len(b) && b[i] != '{' && b[i] != '[' {
+		// A scalar must be the whole content: 42["chat"] is not JSON.
+		end, ok := skipValue(b, i)
+		if !ok || skipWS(b, end) != len(b) {
+			return false
+		}
+	}
 	for _, s := range p.segs {
 		var ok bool
 		if s.index >= 0 {

@@ -123,10 +123,15 @@ func balanced(toks []token) error {
 //	not     = "!" not | primary
 //	primary = "(" or ")" | atom [word] | word
 type parser struct {
-	toks []token
-	i    int
-	f    *Filter
+	toks  []token
+	i     int
+	f     *Filter
+	depth int // of "(" and "!" around the current token
 }
+
+// maxDepth bounds the nesting of parentheses and "!", so that parsing,
+// printing and matching, which recurse, stay shallow.
+const maxDepth = 100
 
 func (p *parser) peek() token { return p.toks[p.i] }
 
@@ -142,18 +147,20 @@ func (p *parser) next() token {
 // at the start.
 func (p *parser) or(after *token) (*node, error) {
 	left, err := p.and(after)
-	if err != nil {
-		return nil, err
+	if err != nil || p.peek().kind != tOr {
+		return left, err
 	}
+	n := &node{kind: nOr}
+	n.add(left)
 	for p.peek().kind == tOr {
 		op := p.next()
 		right, err := p.and(&op)
 		if err != nil {
 			return nil, err
 		}
-		left = join(nOr, left, right)
+		n.add(right)
 	}
-	return left, nil
+	return n, nil
 }
 
 func (p *parser) and(after *token) (*node, error) {
@@ -161,31 +168,39 @@ func (p *parser) and(after *token) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
+	var n *node
 	for {
-		t := p.peek()
-		switch t.kind {
+		var right *node
+		switch t := p.peek(); t.kind {
 		case tAnd:
 			p.next()
-			right, err := p.not(&t)
-			if err != nil {
-				return nil, err
-			}
-			left = join(nAnd, left, right)
+			right, err = p.not(&t)
 		case tAtom, tWord, tLParen, tNot:
-			right, err := p.not(nil)
-			if err != nil {
-				return nil, err
-			}
-			left = join(nAnd, left, right)
+			right, err = p.not(nil)
 		default:
-			return left, nil
+			if n == nil {
+				return left, nil
+			}
+			return n, nil
 		}
+		if err != nil {
+			return nil, err
+		}
+		if n == nil {
+			n = &node{kind: nAnd}
+			n.add(left)
+		}
+		n.add(right)
 	}
 }
 
 func (p *parser) not(after *token) (*node, error) {
 	if t := p.peek(); t.kind == tNot {
 		p.next()
+		if p.depth++; p.depth > maxDepth {
+			return nil, errorf(t.col, "nested deeper than %d", maxDepth)
+		}
+		defer func() { p.depth-- }()
 		kid, err := p.not(&t)
 		if err != nil {
 			return nil, err
@@ -202,6 +217,10 @@ func (p *parser) primary(after *token) (*node, error) {
 		if p.peek().kind == tRParen {
 			return nil, errorf(t.col, "empty parentheses")
 		}
+		if p.depth++; p.depth > maxDepth {
+			return nil, errorf(t.col, "nested deeper than %d", maxDepth)
+		}
+		defer func() { p.depth-- }()
 		n, err := p.or(&t)
 		if err != nil {
 			return nil, err
@@ -275,18 +294,14 @@ func (p *parser) leaf(a *atom) (*node, error) {
 	return &node{kind: nAtom, atom: a}, nil
 }
 
-// join makes an and/or node of l and r, flattening nodes of the same kind
+// add appends k to the and/or node n, flattening a node of the same kind
 // (both operators are associative).
-func join(k nodeKind, l, r *node) *node {
-	n := &node{kind: k}
-	for _, x := range []*node{l, r} {
-		if x.kind == k {
-			n.kids = append(n.kids, x.kids...)
-		} else {
-			n.kids = append(n.kids, x)
-		}
+func (n *node) add(k *node) {
+	if k.kind == n.kind {
+		n.kids = append(n.kids, k.kids...)
+	} else {
+		n.kids = append(n.kids, k)
 	}
-	return n
 }
 
 // String returns the expression in canonical form: every atom written

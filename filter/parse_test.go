@@ -2,6 +2,7 @@ package filter
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -248,6 +249,30 @@ func TestTooManyAtoms(t *testing.T) {
 	}
 	if _, err := Parse(strings.Repeat("~d x | ", maxBits-1) + "~d y"); err != nil {
 		t.Fatalf("Parse of %d ~d atoms: %v", maxBits, err)
+	}
+}
+
+// TestDepth checks the bound on nesting, and that long flat expressions
+// parse in linear time (20,000 atoms would take seconds if quadratic).
+func TestDepth(t *testing.T) {
+	ok := strings.Repeat("(", maxDepth) + "~q" + strings.Repeat(")", maxDepth)
+	if _, err := Parse(ok); err != nil {
+		t.Errorf("%d parentheses: %v", maxDepth, err)
+	}
+	deep := "~s | " + strings.Repeat("(", maxDepth+1) + "~q" + strings.Repeat(")", maxDepth+1)
+	want := fmt.Sprintf("filter: nested deeper than %d at column %d", maxDepth, 6+maxDepth)
+	if _, err := Parse(deep); err == nil || err.Error() != want {
+		t.Errorf("%d parentheses: %v, want %s", maxDepth+1, err, want)
+	}
+	if _, err := Parse(strings.Repeat("!", maxDepth+1) + "~q"); err == nil {
+		t.Errorf("%d \"!\": no error", maxDepth+1)
+	}
+	f, err := Parse(strings.Repeat("~q ", 20000) + "| " + strings.Repeat("~s & ", 20000) + "~e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.root.kids); f.root.kind != nOr || n != 2 || len(f.root.kids[0].kids) != 20000 || len(f.root.kids[1].kids) != 20001 {
+		t.Errorf("flat expression parsed to kind %d with %d kids", f.root.kind, n)
 	}
 }
 
