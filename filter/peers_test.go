@@ -102,7 +102,9 @@ func TestPeersCapture(t *testing.T) {
 			ev := evs[i]
 			return ev.From == "server" && (ev.Kind == capture.KindFrame && ev.RSV&4 != 0 || ev.Kind == capture.KindMessage && ev.Compressed)
 		}, 16},
-		{"~masked", func(i int) bool { return evs[i].From == "client" && (evs[i].Kind == capture.KindFrame || evs[i].Kind == capture.KindMessage) }, 20},
+		{"~masked", func(i int) bool {
+			return evs[i].From == "client" && (evs[i].Kind == capture.KindFrame || evs[i].Kind == capture.KindMessage)
+		}, 20},
 		{"~ws ~masked", func(i int) bool { return false }, 0},
 		{"~len >50", func(i int) bool {
 			ev := evs[i]
