@@ -26,7 +26,7 @@ type Index struct {
 type rec struct {
 	conn   int32 // index in conns
 	exch   int32 // exchange id; -1 outside an exchange; -2 WebSocket before any upgrade
-	msg    int32 // frame: how many events later its message comes; 0 until known
+	msg    int32 // frame: how many events later its message comes; until known, 0 or (negative) a link, see iconn.frames
 	op     uint8 // see facts.op
 	masked bool  // see facts.masked
 }
@@ -37,12 +37,17 @@ type iconn struct {
 	src    uint64
 	any    uint64
 	server string
-	bySeq  []int32          // exchange id by seq, -1 for none
+	seqs   [4]int32         // exchange id (+1) by seq, for seq 0-3: most connections have no more
+	more   []int32          // exchange id (+1) by seq-4, for the others
+	far    map[int]int32    // exchange id (+1) by seq, for a seq far beyond the others
 	byStr  map[uint32]int32 // exchange id by HTTP/2 stream
 	ws     int32            // exchange id of the WebSocket upgrade, -1 none
 	dir    [2]dirState
-	frames [2][]int32 // per direction, the data frames awaiting their message (absolute indices)
-	ctrl   [2]int     // per direction, the control frame awaiting its message, -1 none
+	// Per direction, the last data frame awaiting its message (an index in
+	// recs, -1 none); each such frame's rec.msg links back to the one
+	// before it (minus the distance), 0 for the first.
+	frames [2]int
+	ctrl   [2]int // per direction, the control frame awaiting its message (index in recs), -1 none
 }
 
 // NewIndex returns an empty Index for f whose first event will have index
@@ -61,7 +66,7 @@ func (x *Index) Add(ev *capture.Event) {
 	ci, ok := x.live[ev.Conn]
 	if !ok || ev.Kind == capture.KindOpen {
 		ci = int32(len(x.conns))
-		x.conns = append(x.conns, iconn{ws: -1, ctrl: [2]int{-1, -1}})
+		x.conns = append(x.conns, iconn{ws: -1, frames: [2]int{-1, -1}, ctrl: [2]int{-1, -1}})
 		x.live[ev.Conn] = ci
 	}
 	c := &x.conns[ci]
@@ -89,24 +94,33 @@ func (x *Index) Add(ev *capture.Event) {
 		r.op = c.dir[d].frame(ev)
 		wsEvent = true
 		if ev.Opcode >= 8 {
-			c.ctrl[d] = i
+			c.ctrl[d] = i - x.base
 		} else {
-			c.frames[d] = append(c.frames[d], int32(i-x.base))
+			if p := c.frames[d]; p >= 0 {
+				r.msg = -int32(i - x.base - p)
+			}
+			c.frames[d] = i - x.base
 		}
 	case capture.KindMessage:
 		d := dir(ev)
 		r.op, r.masked = c.dir[d].message(ev)
 		wsEvent = true
+		at := i - x.base
 		if isControl(ev) {
-			if c.ctrl[d] >= 0 {
-				x.recs[c.ctrl[d]-x.base].msg = int32(i - c.ctrl[d])
+			if f := c.ctrl[d]; f >= 0 {
+				x.recs[f].msg = int32(at - f)
 				c.ctrl[d] = -1
 			}
 		} else {
-			for _, f := range c.frames[d] {
-				x.recs[f].msg = int32(i - x.base - int(f))
+			for f := c.frames[d]; f >= 0; {
+				back := -x.recs[f].msg
+				x.recs[f].msg = int32(at - f)
+				if back == 0 {
+					break
+				}
+				f -= int(back)
 			}
-			c.frames[d] = c.frames[d][:0]
+			c.frames[d] = -1
 		}
 	case kindEIO:
 		wsEvent = ev.Seq == 0
@@ -150,21 +164,44 @@ func (x *Index) exchange(c *iconn, seq int, stream uint32, create bool) int32 {
 		c.byStr[stream] = id
 		return id
 	}
-	if seq < 0 {
+	var slot *int32
+	switch {
+	case seq < 0:
 		return -1
-	}
-	if seq < len(c.bySeq) && c.bySeq[seq] >= 0 {
-		return c.bySeq[seq]
-	}
-	if !create {
+	case seq < len(c.seqs):
+		slot = &c.seqs[seq]
+	case seq-len(c.seqs) < len(c.more):
+		slot = &c.more[seq-len(c.seqs)]
+	case seq-len(c.seqs) >= len(c.more)+1024:
+		// A seq far beyond the others (a damaged capture, say): kept
+		// apart rather than growing more to it.
+		if id, ok := c.far[seq]; ok {
+			return id - 1
+		}
+		if !create {
+			return -1
+		}
+		if c.far == nil {
+			c.far = make(map[int]int32)
+		}
+		id := x.newExchange()
+		c.far[seq] = id + 1
+		return id
+	case !create:
 		return -1
+	default:
+		for len(c.more) <= seq-len(c.seqs) {
+			c.more = append(c.more, 0)
+		}
+		slot = &c.more[seq-len(c.seqs)]
 	}
-	for len(c.bySeq) <= seq {
-		c.bySeq = append(c.bySeq, -1)
+	if *slot == 0 {
+		if !create {
+			return -1
+		}
+		*slot = x.newExchange() + 1
 	}
-	id := x.newExchange()
-	c.bySeq[seq] = id
-	return id
+	return *slot - 1
 }
 
 func (x *Index) newExchange() int32 {
@@ -191,7 +228,7 @@ func (x *Index) Match(i int) bool {
 	case r.exch == -1:
 		fc.xbits = c.any
 	}
-	if r.msg > 0 {
+	if r.msg > 0 && ev.Kind == capture.KindFrame {
 		fc.msg = x.at(i + int(r.msg))
 	}
 	return x.e.match(x.e.f.root, ev, &fc)
@@ -201,6 +238,7 @@ func (x *Index) Match(i int) bool {
 // and returns whether each matches (see Index). Nil events do not match.
 func (f *Filter) Select(evs []*capture.Event) []bool {
 	x := f.NewIndex(0, func(i int) *capture.Event { return evs[i] })
+	x.recs = make([]rec, 0, len(evs))
 	for _, ev := range evs {
 		if ev == nil {
 			ev = &capture.Event{}

@@ -94,6 +94,22 @@ func TestConnNumberReused(t *testing.T) {
 	}
 }
 
+// TestIndexFarSeq checks that a seq far beyond a connection's others (a
+// damaged capture) does not make the Index grow to it, and still pairs.
+func TestIndexFarSeq(t *testing.T) {
+	evs := []*capture.Event{
+		{Kind: capture.KindOpen, Conn: 1},
+		{Kind: capture.KindRequest, Conn: 1, Seq: 1 << 30, Target: "/far"},
+		{Kind: capture.KindResponse, Conn: 1, Seq: 1 << 30, Status: 200},
+		{Kind: capture.KindRequest, Conn: 1, Seq: 9, Target: "/near"},
+		{Kind: capture.KindResponse, Conn: 1, Seq: 9, Status: 200},
+	}
+	got := MustParse("~u /far").Select(evs)
+	if fmt.Sprint(got) != "[true true true false false]" {
+		t.Errorf("Select: %v", got)
+	}
+}
+
 // TestMatcherBounded checks that a Matcher forgets closed connections, and
 // that a connection with more exchanges than it remembers at once judges
 // the forgotten ones without their facts instead of growing.

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"sync"
 	"time"
 
 	"github.com/frametap/frametap/capture"
@@ -13,7 +14,8 @@ type OutputOptions struct {
 	// judged with what is known. If zero, 256 is used.
 	MaxHeldEvents int
 	// MaxHeldBytes bounds the body, payload and header bytes one stream
-	// holds back, as MaxHeldEvents does. If zero, 1 MiB is used.
+	// holds back, as MaxHeldEvents does. If zero, 2 MiB is used: a request
+	// with a body at frametap's default --max-body (1 MiB) waits whole.
 	MaxHeldBytes int
 	// Now stamps the meta event. If nil, time.Now is used.
 	Now func() time.Time
@@ -45,6 +47,7 @@ type Output struct {
 	next capture.Output
 	f    *Filter
 	opt  OutputOptions
+	pool sync.Pool // of *outStream, with their buffers, for the next connections
 }
 
 // NewOutput returns an Output writing to next the events f selects. It
@@ -55,7 +58,7 @@ func NewOutput(next capture.Output, f *Filter, opt OutputOptions) (*Output, erro
 		opt.MaxHeldEvents = 256
 	}
 	if opt.MaxHeldBytes <= 0 {
-		opt.MaxHeldBytes = 1 << 20
+		opt.MaxHeldBytes = 2 << 20
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -79,7 +82,12 @@ func MetaEvent(f *Filter, t time.Time) *capture.Event {
 
 // Stream returns the filtering stream of one connection.
 func (o *Output) Stream() capture.Stream {
-	return &outStream{o: o, next: o.next.Stream(), e: evaluator{f: o.f}}
+	s, _ := o.pool.Get().(*outStream)
+	if s == nil {
+		s = &outStream{o: o, e: evaluator{f: o.f}}
+	}
+	s.next = o.next.Stream()
+	return s
 }
 
 // Why a held event waits.
@@ -311,4 +319,14 @@ func (s *outStream) Close() {
 	s.drain(true)
 	s.next.Flush()
 	s.next.Close()
+	// Keep the buffers for the next connection, unless one grew large.
+	o, scratch, q, arena, hdrs := s.o, s.e.scratch, s.q[:0], s.arena[:0], s.hdrs[:0]
+	if cap(arena) > o.opt.MaxHeldBytes || cap(scratch) > o.opt.MaxHeldBytes {
+		scratch, arena = nil, nil
+	}
+	if cap(hdrs) > 4096 {
+		hdrs = nil
+	}
+	*s = outStream{o: o, e: evaluator{f: o.f, scratch: scratch}, q: q, arena: arena, hdrs: hdrs}
+	o.pool.Put(s)
 }
