@@ -315,6 +315,7 @@ func FuzzEngineIO(f *testing.F) {
 	f.Add([]byte("6:4hello2:4€10:b4AQIDBA=="), uint8(3))
 	f.Add([]byte("\x00\x04\xff4€\x01\x05\xff\x04\x01\x02\x03\x04"), uint8(3))
 	f.Add([]byte("10:4hello"), uint8(0))
+	f.Add([]byte("0:"), uint8(3)) // only an empty v3 packet: no packets at all
 	f.Fuzz(func(t *testing.T, body []byte, version uint8) {
 		pks, err := ParseEIOPayload(body, int(version%5))
 		v4 := version%5 != 3 && (len(body) == 0 || body[0] > 1) && !errors.Is(err, ErrEIOVersion)

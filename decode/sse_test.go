@@ -352,6 +352,7 @@ func FuzzSSE(f *testing.F) {
 	f.Add([]byte("\xEF\xBB\xBFdata: a\r\rdata\n\n"), uint64(2))
 	f.Add([]byte("data: \xe2\x82\nid: \x00\n\n"), uint64(3))
 	f.Add([]byte("retry: 12\n\ndata:  z\r\n\r"), uint64(4))
+	f.Add([]byte("0000000000\x80"), uint64(1)) // two errors in one line, in either order
 	f.Fuzz(func(t *testing.T, in []byte, seed uint64) {
 		rng := rand.New(rand.NewPCG(seed, seed>>7))
 		var split []int
