@@ -140,17 +140,18 @@ type sseStream struct {
 	blockLen   int64
 	blockStart int64
 
-	off       int64 // bytes fed so far
-	stats     SSEStats
-	ev        SSEEvent
-	lastType  string // the last event type handed out, so that a repeated one is not allocated again
-	utf8      utf8Stream
-	badUTF8   bool // ErrSSEUTF8 was reported: kept text is decoded with replacement
-	longSaid  bool // ErrSSETooLarge was reported
-	ended     bool
-	fixData   []byte // scratch for decoding with replacement
-	fixID     []byte
-	fixEvType []byte
+	off        int64 // bytes fed so far
+	stats      SSEStats
+	ev         SSEEvent
+	lastType   string // the last event type handed out, so that a repeated one is not allocated again
+	utf8       utf8Stream
+	badUTF8    bool // ErrSSEUTF8 was reported: kept text is decoded with replacement
+	chunkValid bool // the chunk being scanned was checked whole: its pieces need not be
+	longSaid   bool // ErrSSETooLarge was reported
+	ended      bool
+	fixData    []byte // scratch for decoding with replacement
+	fixID      []byte
+	fixEvType  []byte
 }
 
 func newSSEStream(max int, sink sseSink) *sseStream {
@@ -163,6 +164,16 @@ func (s *sseStream) feed(p []byte) {
 		return
 	}
 	s.stats.Bytes += int64(len(p))
+	s.chunkValid = false
+	if !s.badUTF8 && s.utf8.n == 0 && s.state != sseBOM {
+		// Most streams are UTF-8: check the chunk at once, and its
+		// pieces one by one only if it is not, to find where.
+		u := s.utf8
+		u.write(p)
+		if !u.bad {
+			s.utf8, s.chunkValid = u, true
+		}
+	}
 	s.scan(p)
 }
 
@@ -292,13 +303,14 @@ func indexFrom(p []byte, i int, c byte) int {
 }
 
 // take counts b, the next bytes of the block, and checks that they are
-// UTF-8: every byte but those of a BOM passes here, in order, so that
-// invalid text is known before the event that holds it is dispatched.
+// UTF-8 unless feed found the whole chunk valid: every byte but those of a
+// BOM passes here, in order, so that invalid text is known before the
+// event that holds it is dispatched, at the same byte whatever the split.
 func (s *sseStream) take(b []byte) {
 	s.blockLen += int64(len(b))
 	s.off += int64(len(b))
-	if len(b) == 1 && b[0] < utf8.RuneSelf && s.utf8.n == 0 {
-		return // a line end or a colon, with no rune cut short before it
+	if s.chunkValid || len(b) == 1 && b[0] < utf8.RuneSelf && s.utf8.n == 0 {
+		return // known valid, or a line end or a colon with no rune cut short before it
 	}
 	if !s.badUTF8 {
 		s.utf8.write(b)
