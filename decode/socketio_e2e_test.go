@@ -18,7 +18,7 @@ import (
 )
 
 // TestSocketIOE2E runs a real Socket.IO 4 server and client (Node, npm
-// packages in testdata/sio) through a plain TCP tee on loopback that feeds
+// packages in testdata/node) through a plain TCP tee on loopback that feeds
 // both directions of every connection to a Conn, then decodes the polling
 // bodies and WebSocket messages with the Engine.IO and Socket.IO decoders
 // and checks them against what both peers logged: events with their
@@ -28,9 +28,9 @@ func TestSocketIOE2E(t *testing.T) {
 	if os.Getenv("FRAMETAP_E2E") != "1" {
 		t.Skip("FRAMETAP_E2E=1 runs the real-peer tests")
 	}
-	dir := filepath.Join("testdata", "sio")
+	dir := filepath.Join("testdata", "node")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client")); err != nil {
-		t.Fatalf("Socket.IO peers missing (npm ci --prefix decode/testdata/sio): %v", err)
+		t.Fatalf("Socket.IO peers missing (npm ci --prefix decode/testdata/node): %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -95,7 +95,7 @@ func TestSocketIOE2E(t *testing.T) {
 	}
 }
 
-// sioLog is one line a Node peer logged (testdata/sio/common.js).
+// sioLog is one line a Node peer logged (testdata/node/common.js).
 type sioLog struct {
 	Engine, SID, Transport, Connect, Disconnect, Reason, Nsp string
 	Recv, Sent, AckRecv, AckSent, Upgraded, Connected        string

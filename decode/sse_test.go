@@ -18,11 +18,15 @@ type sseRecorder struct {
 	t       testing.TB
 	max     int
 	out     []string
+	events  []SSEEvent // copies
 	errs    []error
 	badUTF8 bool // ErrSSEUTF8 came: Data may be longer than on the wire
 }
 
 func (r *sseRecorder) sseEvent(ev *SSEEvent) {
+	c := *ev
+	c.Data, c.ID = bytes.Clone(ev.Data), bytes.Clone(ev.ID)
+	r.events = append(r.events, c)
 	if !ev.Truncated && !utf8.Valid(ev.Data) {
 		r.t.Errorf("event at %d: data %q is not UTF-8", ev.Offset, ev.Data)
 	}
@@ -188,54 +192,61 @@ func sseRef(in []byte) (out []string) {
 	return out
 }
 
+// sseBOMText is a BOM, for the table.
+const sseBOMText = "\xEF\xBB\xBF"
+
+// sseCases are byte fixtures and the events and errors they give, whatever
+// the split. TestSSEEventSourceE2E checks the events against a real
+// EventSource client.
+var sseCases = []struct {
+	name string
+	in   string
+	want []string
+}{
+	{"one event", "data: hello\n\n", []string{`message "hello" len=13 off=0`}},
+	{"two events", "data: a\n\ndata: b\n\n", []string{`message "a" len=9 off=0`, `message "b" len=9 off=9`}},
+	{"multi-line data joined with LF", "data: a\ndata: b\ndata\n\n", []string{`message "a\nb\n" len=22 off=0`}},
+	{"all fields", "event: tick\nid: 7\nretry: 3000\ndata: x\n\n", []string{`tick "x" len=39 off=0 id="7" retry=3000`}},
+	{"comments counted in their block", ": hi\ndata: x\n: there\n\n", []string{`message "x" len=22 off=0 comments=2`}},
+	{"keep-alive comment dispatches nothing", ": keep-alive\n\n:\n\ndata: x\n\n", []string{`message "x" len=9 off=17`}},
+	{"CRLF", "data: a\r\n\r\ndata: b\r\n\r\n", []string{`message "a" len=11 off=0`, `message "b" len=11 off=11`}},
+	{"CR", "data: a\r\rdata: b\r\r", []string{`message "a" len=9 off=0`, `message "b" len=9 off=9`}},
+	{"mixed line ends", "data: a\r\n\rdata: b\n\r\ndata: c\r\n", []string{`message "a" len=10 off=0`, `message "b" len=10 off=10`, "error sse event cut short"}},
+	{"CR then LF is one line end, LF then CR two", "data: a\n\rdata: b\n\n", []string{`message "a" len=9 off=0`, `message "b" len=9 off=9`}},
+	{"BOM", sseBOMText + "data: x\n\n", []string{`message "x" len=9 off=3`}},
+	{"second BOM is part of a field name", sseBOMText + sseBOMText + "data: x\n\ndata: y\n\n", []string{`message "y" len=9 off=15`}},
+	{"partial BOM is line content", "\xEF\xBBdata: x\n\ndata: y\n\n", []string{"error sse stream not UTF-8", `message "y" len=9 off=11`}},
+	{"field without colon", "data\n\n", []string{`message "" len=6 off=0`}},
+	{"two empty data lines", "data\ndata\n\n", []string{`message "\n" len=11 off=0`}},
+	{"only one space stripped", "data:  two\ndata:none\n\n", []string{`message " two\nnone" len=22 off=0`}},
+	{"colon in value", "data: a:b\n\n", []string{`message "a:b" len=11 off=0`}},
+	{"retry only dispatches nothing", "retry: 1000\n\ndata: x\n\n", []string{`message "x" len=9 off=13`}},
+	{"retry not digits ignored", "retry: 1s\nretry:\nretry: -1\ndata: x\n\n", []string{`message "x" len=36 off=0`}},
+	{"retry overflow saturates", "retry: 99999999999999999999\ndata: x\n\n", []string{fmt.Sprintf(`message "x" len=37 off=0 retry=%d`, int64(math.MaxInt64))}},
+	{"id with NUL ignored", "id: 1\nid: a\x00b\ndata: x\n\nid: c\x00\ndata: y\n\n", []string{`message "x" len=23 off=0 id="1"`, `message "y" len=16 off=23`}},
+	{"empty id is set", "id\ndata: x\n\nid:\ndata: y\n\n", []string{`message "x" len=12 off=0 id=""`, `message "y" len=13 off=12 id=""`}},
+	{"id only block dispatches nothing", "id: 5\n\ndata: x\n\n", []string{`message "x" len=9 off=7`}},
+	{"event type empty is message", "event:\ndata: x\n\n", []string{`message "x" len=16 off=0`}},
+	{"event type resets after dispatch, even without data", "event: a\n\nevent: b\ndata: x\n\ndata: y\n\n", []string{`b "x" len=18 off=10`, `message "y" len=9 off=28`}},
+	{"last event field wins", "event: a\nevent: b\ndata: x\n\n", []string{`b "x" len=27 off=0`}},
+	{"field names are case-sensitive", "Data: x\nDATA: y\n\n", nil},
+	{"space before colon is part of the name", "data : x\n\n", nil},
+	{"unknown field ignored", "foo: bar\ndata: x\nfoo\n\n", []string{`message "x" len=22 off=0`}},
+	{"unfinished event discarded and reported", "data: x\n\ndata: y\n", []string{`message "x" len=9 off=0`, "error sse event cut short"}},
+	{"unfinished data line reported", "data: y", []string{"error sse event cut short"}},
+	{"unfinished line without data is not", "data: x\n\nevent: y\n: z", []string{`message "x" len=9 off=0`}},
+	{"blank CR at the end dispatches", "data: x\r\r", []string{`message "x" len=9 off=0`}},
+	{"invalid UTF-8 replaced", "data: a\xffb\n\n", []string{"error sse stream not UTF-8", "message \"a\uFFFDb\" len=11 off=0"}},
+	{"truncated sequence before LF", "event: \xe2\x82\ndata: \xf0\x9f\x98\n\n", []string{"error sse stream not UTF-8", "\uFFFD \"\uFFFD\" len=21 off=0"}},
+	{"invalid UTF-8 in a comment is reported", ": \xc0\xaf\ndata: ok\n\n", []string{"error sse stream not UTF-8", `message "ok" len=15 off=0 comments=1`}},
+	{"stream ends in a sequence", "data: x\n\n\xe2", []string{`message "x" len=9 off=0`, "error sse stream not UTF-8"}},
+	{"UTF-8 kept as sent", "event: prix\ndata: 3 €\n\n", []string{`prix "3 €" len=25 off=0`}},
+	{"empty", "", nil},
+	{"blank lines only", "\n\r\n\r", nil},
+}
+
 func TestSSE(t *testing.T) {
-	bom := "\xEF\xBB\xBF"
-	tests := []struct {
-		name string
-		in   string
-		want []string
-	}{
-		{"one event", "data: hello\n\n", []string{`message "hello" len=13 off=0`}},
-		{"two events", "data: a\n\ndata: b\n\n", []string{`message "a" len=9 off=0`, `message "b" len=9 off=9`}},
-		{"multi-line data joined with LF", "data: a\ndata: b\ndata\n\n", []string{`message "a\nb\n" len=22 off=0`}},
-		{"all fields", "event: tick\nid: 7\nretry: 3000\ndata: x\n\n", []string{`tick "x" len=39 off=0 id="7" retry=3000`}},
-		{"comments counted in their block", ": hi\ndata: x\n: there\n\n", []string{`message "x" len=22 off=0 comments=2`}},
-		{"keep-alive comment dispatches nothing", ": keep-alive\n\n:\n\ndata: x\n\n", []string{`message "x" len=9 off=17`}},
-		{"CRLF", "data: a\r\n\r\ndata: b\r\n\r\n", []string{`message "a" len=11 off=0`, `message "b" len=11 off=11`}},
-		{"CR", "data: a\r\rdata: b\r\r", []string{`message "a" len=9 off=0`, `message "b" len=9 off=9`}},
-		{"mixed line ends", "data: a\r\n\rdata: b\n\r\ndata: c\r\n", []string{`message "a" len=10 off=0`, `message "b" len=10 off=10`, "error sse event cut short"}},
-		{"CR then LF is one line end, LF then CR two", "data: a\n\rdata: b\n\n", []string{`message "a" len=9 off=0`, `message "b" len=9 off=9`}},
-		{"BOM", bom + "data: x\n\n", []string{`message "x" len=9 off=3`}},
-		{"second BOM is part of a field name", bom + bom + "data: x\n\ndata: y\n\n", []string{`message "y" len=9 off=15`}},
-		{"partial BOM is line content", "\xEF\xBBdata: x\n\ndata: y\n\n", []string{"error sse stream not UTF-8", `message "y" len=9 off=11`}},
-		{"field without colon", "data\n\n", []string{`message "" len=6 off=0`}},
-		{"two empty data lines", "data\ndata\n\n", []string{`message "\n" len=11 off=0`}},
-		{"only one space stripped", "data:  two\ndata:none\n\n", []string{`message " two\nnone" len=22 off=0`}},
-		{"colon in value", "data: a:b\n\n", []string{`message "a:b" len=11 off=0`}},
-		{"retry only dispatches nothing", "retry: 1000\n\ndata: x\n\n", []string{`message "x" len=9 off=13`}},
-		{"retry not digits ignored", "retry: 1s\nretry:\nretry: -1\ndata: x\n\n", []string{`message "x" len=36 off=0`}},
-		{"retry overflow saturates", "retry: 99999999999999999999\ndata: x\n\n", []string{fmt.Sprintf(`message "x" len=37 off=0 retry=%d`, int64(math.MaxInt64))}},
-		{"id with NUL ignored", "id: 1\nid: a\x00b\ndata: x\n\nid: c\x00\ndata: y\n\n", []string{`message "x" len=23 off=0 id="1"`, `message "y" len=16 off=23`}},
-		{"empty id is set", "id\ndata: x\n\nid:\ndata: y\n\n", []string{`message "x" len=12 off=0 id=""`, `message "y" len=13 off=12 id=""`}},
-		{"id only block dispatches nothing", "id: 5\n\ndata: x\n\n", []string{`message "x" len=9 off=7`}},
-		{"event type empty is message", "event:\ndata: x\n\n", []string{`message "x" len=16 off=0`}},
-		{"event type resets after dispatch, even without data", "event: a\n\nevent: b\ndata: x\n\ndata: y\n\n", []string{`b "x" len=18 off=10`, `message "y" len=9 off=28`}},
-		{"last event field wins", "event: a\nevent: b\ndata: x\n\n", []string{`b "x" len=27 off=0`}},
-		{"field names are case-sensitive", "Data: x\nDATA: y\n\n", nil},
-		{"space before colon is part of the name", "data : x\n\n", nil},
-		{"unknown field ignored", "foo: bar\ndata: x\nfoo\n\n", []string{`message "x" len=22 off=0`}},
-		{"unfinished event discarded and reported", "data: x\n\ndata: y\n", []string{`message "x" len=9 off=0`, "error sse event cut short"}},
-		{"unfinished data line reported", "data: y", []string{"error sse event cut short"}},
-		{"unfinished line without data is not", "data: x\n\nevent: y\n: z", []string{`message "x" len=9 off=0`}},
-		{"blank CR at the end dispatches", "data: x\r\r", []string{`message "x" len=9 off=0`}},
-		{"invalid UTF-8 replaced", "data: a\xffb\n\n", []string{"error sse stream not UTF-8", "message \"a\uFFFDb\" len=11 off=0"}},
-		{"truncated sequence before LF", "event: \xe2\x82\ndata: \xf0\x9f\x98\n\n", []string{"error sse stream not UTF-8", "\uFFFD \"\uFFFD\" len=21 off=0"}},
-		{"invalid UTF-8 in a comment is reported", ": \xc0\xaf\ndata: ok\n\n", []string{"error sse stream not UTF-8", `message "ok" len=15 off=0 comments=1`}},
-		{"stream ends in a sequence", "data: x\n\n\xe2", []string{`message "x" len=9 off=0`, "error sse stream not UTF-8"}},
-		{"UTF-8 kept as sent", "event: prix\ndata: 3 €\n\n", []string{`prix "3 €" len=25 off=0`}},
-		{"empty", "", nil},
-		{"blank lines only", "\n\r\n\r", nil},
-	}
+	tests := sseCases
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := []byte(tt.in)
