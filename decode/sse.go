@@ -45,7 +45,10 @@ const sseValueMax = 4096
 // end counted as sent (CRLF is 2 bytes) and comment and unknown field
 // lines included. The Len of all events, the bytes of blocks that
 // dispatched nothing, a leading BOM and the unfinished block at the end
-// add up to the body's length.
+// add up to the body's length. So that Len does not depend on how the
+// bytes were split, an event whose blank line ends in a CR is dispatched
+// when the next byte says whether an LF belongs to that line end, or when
+// the body ends.
 type SSEEvent struct {
 	Event     string // the event type: "message" when the block set none or an empty one
 	Data      []byte // the data fields joined with LF: the first Config.MaxBody bytes, decoded as UTF-8
@@ -154,6 +157,8 @@ type sseStream struct {
 	fixEvType  []byte
 }
 
+// newSSEStream returns a parser that reports to sink and keeps at most max
+// bytes of an event's data (a Conn passes Config.maxBody()).
 func newSSEStream(max int, sink sseSink) *sseStream {
 	return &sseStream{sink: sink, max: max, stats: SSEStats{Retry: -1}}
 }
