@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -71,7 +72,7 @@ func TestEIOPayload(t *testing.T) {
 			for _, p := range pks {
 				got = append(got, eioLine(p))
 			}
-			if !slicesEqual(got, tt.want) {
+			if !slices.Equal(got, tt.want) {
 				t.Errorf("got %q\nwant %q", got, tt.want)
 			}
 			if eioErrName(err) != tt.err {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -441,10 +442,10 @@ func checkSIOSession(t *testing.T, sid string, s *sioSession, srvLog, clLog []si
 	if upgraded {
 		// engine.io-protocol v4, "Upgrade": 2probe, 3probe, then 5.
 		want := []string{"websocket ping probe", "websocket upgrade "}
-		if got := sioFirstWS(s.eio[Client], 2); !slicesEqual(got, want) {
+		if got := sioFirstWS(s.eio[Client], 2); !slices.Equal(got, want) {
 			t.Errorf("client's first WebSocket packets %q, want %q", got, want)
 		}
-		if got := sioFirstWS(s.eio[Server], 1); !slicesEqual(got, []string{"websocket pong probe"}) {
+		if got := sioFirstWS(s.eio[Server], 1); !slices.Equal(got, []string{"websocket pong probe"}) {
 			t.Errorf("server's first WebSocket packet %q, want the probe's pong", got)
 		}
 	} else if got := sioFirstWS(s.eio[Client], 1); len(got) > 0 {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -100,7 +101,7 @@ func TestSSEEventSourceE2E(t *testing.T) {
 			}
 			want = append(want, fmt.Sprintf("%s %q id=%q", l.Event, l.Data, id))
 		}
-		if !slicesEqual(got[i], want) {
+		if !slices.Equal(got[i], want) {
 			t.Errorf("%s:\n EventSource %q\n      parser %q", tc.name, got[i], want)
 		}
 	}

@@ -257,12 +257,12 @@ func TestSSE(t *testing.T) {
 					wantEvents = append(wantEvents, l)
 				}
 			}
-			if !slicesEqual(ref, wantEvents) {
+			if !slices.Equal(ref, wantEvents) {
 				t.Errorf("the reference reading disagrees with the table:\n got %q\nwant %q", ref, wantEvents)
 			}
 			for _, split := range sseSplits(len(in)) {
 				_, r := sseRun(t, 1<<10, in, split)
-				if !slicesEqual(r.out, tt.want) {
+				if !slices.Equal(r.out, tt.want) {
 					t.Fatalf("split %v:\n got %q\nwant %q", split, r.out, tt.want)
 				}
 			}
@@ -353,7 +353,7 @@ func TestSSEBounds(t *testing.T) {
 func TestSSECutAtRune(t *testing.T) {
 	_, r := sseRun(t, 4, []byte("data: abcé\n\n"), nil)
 	want := []string{"error sse line too long", `message "abc" len=13 off=0 truncated datalen=5`}
-	if !slicesEqual(r.out, want) {
+	if !slices.Equal(r.out, want) {
 		t.Errorf("got %q, want %q", r.out, want)
 	}
 }
@@ -381,7 +381,7 @@ func FuzzSSE(f *testing.F) {
 				got = append(got, l)
 			}
 		}
-		if want := sseRef(in); !slicesEqual(got, want) {
+		if want := sseRef(in); !slices.Equal(got, want) {
 			t.Fatalf("split %v:\n got %q\nwant %q", split, got, want)
 		}
 		if s.stats.Bytes != int64(len(in)) || s.stats.EventBytes > s.stats.Bytes {
@@ -402,7 +402,7 @@ func FuzzSSE(f *testing.F) {
 		const max = 8
 		s1, r1 := sseRun(t, max, in, nil)
 		_, r2 := sseRun(t, max, in, split)
-		if !slicesEqual(sseSortErrors(r1.out), sseSortErrors(r2.out)) {
+		if !slices.Equal(sseSortErrors(r1.out), sseSortErrors(r2.out)) {
 			t.Fatalf("bound %d, split %v:\n got %q\nwant %q", max, split, r2.out, r1.out)
 		}
 		if len(s1.data) > max || len(s1.val) > max || len(s1.id) > max || len(s1.evType) > max {
