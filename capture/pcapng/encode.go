@@ -1,6 +1,7 @@
 package pcapng
 
 import (
+	"encoding/binary"
 	"runtime"
 	"sync"
 	"time"
@@ -104,7 +105,13 @@ func newEncoder() *encoder {
 	return e
 }
 
-var serializeOpts = gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+// How the headers are serialized: lengths always computed; the IPv4
+// header checksum by layers, the TCP checksum by tcpChecksum, which is
+// faster.
+var (
+	ipOpts  = gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	tcpOpts = gopacket.SerializeOptions{FixLengths: true}
+)
 
 // windowScale is the shift both ends announce in their SYN (RFC 7323
 // section 2): every later window of 65535 means 8 MiB, far more than a
@@ -149,7 +156,6 @@ func (e *encoder) packet(c *conv, from Side, flags uint8, payload []byte, t time
 			SrcIP:      c.ip[from],
 			DstIP:      c.ip[to],
 		}
-		_ = e.tcp.SetNetworkLayerForChecksum(&e.ip6) // accepts *IPv6
 		ip = &e.ip6
 	} else {
 		e.ip4 = layers.IPv4{
@@ -162,15 +168,16 @@ func (e *encoder) packet(c *conv, from Side, flags uint8, payload []byte, t time
 			DstIP:    c.ip[to],
 		}
 		c.ipID[from]++
-		_ = e.tcp.SetNetworkLayerForChecksum(&e.ip4) // accepts *IPv4
 		ip = &e.ip4
 	}
 	// Serializing can fail only on addresses of the wrong length, which
 	// conv never holds, or options longer than a header allows.
-	if err := e.tcp.SerializeTo(e.sb, serializeOpts); err != nil {
+	if err := e.tcp.SerializeTo(e.sb, tcpOpts); err != nil {
 		panic("pcapng: " + err.Error())
 	}
-	if err := ip.SerializeTo(e.sb, serializeOpts); err != nil {
+	seg := e.sb.Bytes()
+	binary.BigEndian.PutUint16(seg[16:], tcpChecksum(c.ip[from], c.ip[to], seg))
+	if err := ip.SerializeTo(e.sb, ipOpts); err != nil {
 		panic("pcapng: " + err.Error())
 	}
 	data := e.sb.Bytes()

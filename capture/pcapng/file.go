@@ -63,30 +63,34 @@ func (fw *fileWriter) run(interval time.Duration) {
 				fw.finish()
 				return
 			}
-			fw.w.taken(len(*b))
+			// The buffer goes back before the room is told: a Stream
+			// that waited for room finds it on the free list.
+			n := cap(*b)
 			fw.take(*b)
-			putBuf(b)
+			fw.w.putBuf(b)
+			fw.w.taken(n)
 		case <-tick.C:
 			fw.flush()
 		}
 	}
 }
 
-// take writes or buffers one batch of whole blocks.
+// take writes or buffers one batch of whole blocks. A batch of half the
+// buffer or more is written as it is, after what is buffered: copying it
+// would cost more than the write(2) it saves.
 func (fw *fileWriter) take(p []byte) {
 	fw.w.packets.Add(int64(countPackets(p)))
-	if len(fw.out)+len(p) > cap(fw.out) {
+	if len(p) >= cap(fw.out)/2 || len(fw.out)+len(p) > cap(fw.out) {
 		fw.flush()
 	}
-	if fw.failing != nil {
+	switch {
+	case fw.failing != nil:
 		fw.drop(p)
-		return
+	case len(p) >= cap(fw.out)/2:
+		fw.write(p)
+	default:
+		fw.out = append(fw.out, p...)
 	}
-	if len(p) >= cap(fw.out) {
-		fw.write(p) // out is empty: no copy for a big batch
-		return
-	}
-	fw.out = append(fw.out, p...)
 }
 
 // flush writes out, or, while the destination fails, tries it again.

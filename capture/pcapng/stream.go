@@ -47,9 +47,10 @@ type Conversation struct {
 var ErrNotOpen = errors.New("pcapng: no conversation open")
 
 // batchMax is the most a Stream encodes before handing a batch to the
-// writer, so that the queue's byte bound applies before encoding, not after
-// (a large chunk goes in several batches).
-const batchMax = 64 << 10
+// writer, so that the queue's bound applies before encoding, not after (a
+// chunk larger than the relay's 32 KiB goes in several batches), and a
+// batch always fits its buffer (newBufSize).
+const batchMax = newBufSize - 4<<10
 
 // ackEvery is how many bytes a side may send before the other side
 // acknowledges them with a segment of its own. Data in the other direction
@@ -205,7 +206,7 @@ func (s *Stream) fin(from Side, t time.Time) {
 // begin takes an encoder and a batch buffer for one call.
 func (s *Stream) begin() {
 	s.enc = encoders.Get().(*encoder)
-	s.buf = getBuf()
+	s.buf = s.w.getBuf()
 	s.enc.sink.buf = s.buf
 }
 
@@ -217,7 +218,7 @@ func (s *Stream) packet(from Side, flags uint8, payload []byte, t time.Time, com
 func (s *Stream) send() {
 	_ = s.enc.ng.Flush() // into blockSink, which never fails
 	s.w.send(s.buf)
-	s.buf = getBuf()
+	s.buf = s.w.getBuf()
 	s.enc.sink.buf = s.buf
 }
 

@@ -12,10 +12,11 @@ import (
 
 // Options configures a Writer. The zero value gives the defaults.
 type Options struct {
-	// QueueBytes bounds the bytes of encoded packets waiting for the
-	// writer goroutine: past it, Stream calls wait (backpressure). A batch
-	// larger than the bound still goes when the queue is empty. If zero,
-	// 16 MiB is used.
+	// QueueBytes bounds the memory of the batches of encoded packets
+	// waiting for the writer goroutine (the capacity of their buffers,
+	// 40 KiB or more each): past it, Stream calls wait (backpressure). A
+	// batch larger than the bound still goes when the queue is empty. If
+	// zero, 16 MiB is used.
 	QueueBytes int64
 	// FlushInterval is the longest that packets wait in the writer's
 	// buffer before they reach the destination, and how often a failing
@@ -29,6 +30,7 @@ var ErrClosed = errors.New("pcapng: writer closed")
 // Sizes of the writer's buffers.
 const (
 	queueLen     = 1024     // batches in the queue, whatever their size
+	newBufSize   = 40 << 10 // a batch buffer: room for batchMax and one more packet
 	outSize      = 64 << 10 // the writer goroutine's buffer: one write(2) per this much
 	maxPooledBuf = 1 << 20  // batch buffers grown past this are left to the GC
 )
@@ -55,6 +57,7 @@ const (
 // goroutine at a time.
 type Writer struct {
 	queue chan *[]byte
+	free  chan *[]byte  // emptied batch buffers, for getBuf
 	done  chan struct{} // closed when the writer goroutine has returned
 	fw    *fileWriter
 	convs atomic.Uint64 // conversations opened, for their initial sequence numbers
@@ -94,6 +97,7 @@ func NewWriter(w io.Writer, opt Options) *Writer {
 	}
 	pw := &Writer{
 		queue:     make(chan *[]byte, queueLen),
+		free:      make(chan *[]byte, queueLen),
 		done:      make(chan struct{}),
 		maxQueued: opt.QueueBytes,
 	}
@@ -185,7 +189,7 @@ func (w *Writer) Close() error {
 // takes b: b must not be used afterwards.
 func (w *Writer) send(b *[]byte) error {
 	if len(*b) == 0 {
-		putBuf(b)
+		w.putBuf(b)
 		return w.status()
 	}
 	w.mu.RLock()
@@ -195,10 +199,10 @@ func (w *Writer) send(b *[]byte) error {
 		w.packets.Add(n)
 		w.lost.Add(n)
 		w.lostBytes.Add(int64(len(*b)))
-		putBuf(b)
+		w.putBuf(b)
 		return ErrClosed
 	}
-	n := int64(len(*b))
+	n := int64(cap(*b))
 	if w.queued.Load()+n > w.maxQueued {
 		w.waitRoom(n)
 	}
@@ -230,16 +234,32 @@ func (w *Writer) taken(n int) {
 	}
 }
 
-// bufs holds batch buffers. sync.Pool keeps per-P caches, so this is no
-// lock shared by all connections.
-var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+// getBuf returns an empty batch buffer: one the writer gave back, or a
+// new one. The free list is a channel rather than a sync.Pool because
+// batches cross goroutines (a Stream fills them, the writer empties them)
+// and a pool drops its contents at every garbage collection. Buffers are
+// allocated only while the queue grows past what it held before: the list
+// keeps them all, so a Writer holds at most the memory its queue may hold
+// (QueueBytes) in buffers, and a relay in a steady state allocates none.
+func (w *Writer) getBuf() *[]byte {
+	select {
+	case b := <-w.free:
+		return b
+	default:
+		b := make([]byte, 0, newBufSize)
+		return &b
+	}
+}
 
-func getBuf() *[]byte { return bufs.Get().(*[]byte) }
-
-func putBuf(b *[]byte) {
+// putBuf gives an emptied batch buffer back, unless it grew too big to
+// keep or the list is full.
+func (w *Writer) putBuf(b *[]byte) {
 	if cap(*b) > maxPooledBuf {
 		return
 	}
 	*b = (*b)[:0]
-	bufs.Put(b)
+	select {
+	case w.free <- b:
+	default:
+	}
 }
