@@ -176,6 +176,39 @@ func TestWriteErrorResume(t *testing.T) {
 	}
 }
 
+// TestWriteErrorAtStart fills the disk before the file has its header
+// (the section header block is cut): when the disk frees, the header is
+// completed before anything else, so the file can be read.
+func TestWriteErrorAtStart(t *testing.T) {
+	needTshark(t)
+	req, resp := exchange(t, "/late")
+	dst, path := newFlaky(t, 10)
+	w := NewWriter(dst, Options{FlushInterval: 5 * time.Millisecond})
+	s := w.Stream()
+	now := time.Now()
+	must(t, s.Open(Conversation{Client: netip.MustParseAddrPort("127.0.0.1:40000"), Server: netip.MustParseAddrPort("127.0.0.1:80")}, now))
+	waitFor(t, "the write error", func() bool { return w.Stats().Err != nil })
+	dst.heal()
+	waitFor(t, "the writer to resume", func() bool { return w.Stats().Err == nil })
+	must(t, s.Data(Client, req, now))
+	must(t, s.Data(Server, resp, now))
+	must(t, s.Close(now))
+	if err := w.Close(); err == nil {
+		t.Error("Close reported no loss")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types, _ := blocks(t, data)
+	if len(types) < 3 || types[0] != 0x0a0d0d0a || types[1] != 1 {
+		t.Fatalf("blocks %v: want a section header, an interface, then the rest", types)
+	}
+	if got := fields(t, path, "http.request", "http.request.uri"); len(got) != 1 || got[0][0] != "/late" {
+		t.Errorf("requests %q, want /late", got)
+	}
+}
+
 // TestWriteErrorClose closes a Writer whose disk is still full after a
 // write cut a block: Close must cut the file back to its last whole
 // block, and say what was lost.

@@ -21,7 +21,8 @@ type fileWriter struct {
 	ng   *pcapgo.NgWriter // the writer's own blocks: header, interface, statistics
 	sink blockSink        // under ng: appends to out
 
-	out []byte // whole blocks waiting for one write(2)
+	header []byte // the section header and interface blocks, which begin the file
+	out    []byte // whole blocks waiting for one write(2)
 	// cut is the unwritten end of the block that the destination took only
 	// part of; it goes first when the destination takes writes again.
 	cut      []byte
@@ -41,6 +42,7 @@ func newFileWriter(w *Writer, dst io.Writer) *fileWriter {
 	}
 	fw.ng = ng
 	fw.flushNg()
+	fw.header = append([]byte(nil), fw.out...)
 	return fw
 }
 
@@ -141,6 +143,15 @@ func (fw *fileWriter) retry() {
 			return
 		}
 		fw.boundary = fw.written
+	}
+	if fw.boundary < int64(len(fw.header)) {
+		// The failure came before the file had its header: the rest of
+		// it goes first, or nothing after it can be read.
+		fw.failing = nil
+		fw.write(fw.header[fw.boundary:])
+		if fw.failing != nil {
+			return
+		}
 	}
 	var isb []byte
 	fw.sink.buf = &isb

@@ -120,6 +120,9 @@ func (s *Stream) Data(from Side, b []byte, t time.Time) error {
 	if !s.open {
 		return ErrNotOpen
 	}
+	if from > Server {
+		return fmt.Errorf("pcapng: no side %d", from)
+	}
 	if s.c.fin[from] {
 		return fmt.Errorf("pcapng: data from the %s after its FIN", from)
 	}
@@ -152,6 +155,9 @@ func (s *Stream) End(from Side, t time.Time) error {
 	if !s.open {
 		return ErrNotOpen
 	}
+	if from > Server {
+		return fmt.Errorf("pcapng: no side %d", from)
+	}
 	if s.c.fin[from] {
 		return nil
 	}
@@ -166,6 +172,9 @@ func (s *Stream) End(from Side, t time.Time) error {
 func (s *Stream) Reset(from Side, t time.Time, reason string) error {
 	if !s.open {
 		return ErrNotOpen
+	}
+	if from > Server {
+		return fmt.Errorf("pcapng: no side %d", from)
 	}
 	s.begin()
 	if reason != "" {

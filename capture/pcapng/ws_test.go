@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"reflect"
 	"strconv"
@@ -35,7 +37,7 @@ func wsServer(t *testing.T) net.Listener {
 			return
 		}
 		for {
-			f, err := ws.ReadFrame(c)
+			f, err := readFrame(c)
 			if err != nil {
 				t.Error(err)
 				return
@@ -62,6 +64,20 @@ func wsServer(t *testing.T) net.Listener {
 		}
 	}()
 	return ln
+}
+
+// readFrame reads one frame of at most 64 KiB.
+func readFrame(r io.Reader) (ws.Frame, error) {
+	h, err := ws.ReadHeader(r)
+	if err != nil {
+		return ws.Frame{}, err
+	}
+	if h.Length > 64<<10 {
+		return ws.Frame{}, fmt.Errorf("frame of %d bytes", h.Length)
+	}
+	f := ws.Frame{Header: h, Payload: make([]byte, h.Length)}
+	_, err = io.ReadFull(r, f.Payload)
+	return f, err
 }
 
 func writeFrame(c net.Conn, f ws.Frame) error {
@@ -108,7 +124,7 @@ func TestWebSocket(t *testing.T) {
 		if err := writeFrame(c, ws.MaskFrameInPlace(f)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ws.ReadFrame(r); err != nil {
+		if _, err := readFrame(r); err != nil {
 			t.Fatal(err)
 		}
 	}
