@@ -185,9 +185,9 @@ func (fw *fileWriter) drop(p []byte) {
 }
 
 func (fw *fileWriter) fail(err error) {
-	fw.failing = fmt.Errorf("pcapng: writing: %w", err)
-	fw.lastErr = fw.failing
-	fw.w.failing.Store(&fw.failing)
+	err = fmt.Errorf("pcapng: writing: %w", err)
+	fw.failing, fw.lastErr = err, err
+	fw.w.failing.Store(&err) // its own copy: readers deref it without a lock
 }
 
 // finish writes what is left and the final statistics, and leaves no cut

@@ -42,8 +42,9 @@ type Conversation struct {
 	Comment string
 }
 
-// ErrNotOpen is returned by a Stream's Data, End and Reset when no
-// conversation is open.
+// ErrNotOpen is returned by a Stream's Data when no conversation is open:
+// its bytes have nowhere to go. (End, Reset and Close of a conversation
+// that is over do nothing.)
 var ErrNotOpen = errors.New("pcapng: no conversation open")
 
 // batchMax is the most a Stream encodes before handing a batch to the
@@ -150,10 +151,11 @@ func (s *Stream) Data(from Side, b []byte, t time.Time) error {
 
 // End writes a FIN from side from at time t, acknowledged by the other
 // side: from sent its last byte (the relay half-closes the other peer).
-// A second End of one side does nothing.
+// A second End of one side does nothing; the End of both sides ends the
+// conversation.
 func (s *Stream) End(from Side, t time.Time) error {
 	if !s.open {
-		return ErrNotOpen
+		return s.w.status() // nothing left to end
 	}
 	if from > Server {
 		return fmt.Errorf("pcapng: no side %d", from)
@@ -171,7 +173,7 @@ func (s *Stream) End(from Side, t time.Time) error {
 // empty, is written as the packet's comment.
 func (s *Stream) Reset(from Side, t time.Time, reason string) error {
 	if !s.open {
-		return ErrNotOpen
+		return s.w.status() // nothing left to end
 	}
 	if from > Server {
 		return fmt.Errorf("pcapng: no side %d", from)
@@ -206,10 +208,15 @@ func (s *Stream) finish(t time.Time) {
 	s.open = false
 }
 
+// fin writes a FIN from side from and its acknowledgement; the second
+// FIN ends the conversation.
 func (s *Stream) fin(from Side, t time.Time) {
 	s.packet(from, flagFIN|flagACK, nil, t, "")
 	s.c.fin[from] = true
 	s.packet(from^1, flagACK, nil, t, "")
+	if s.c.fin[from^1] {
+		s.open = false
+	}
 }
 
 // begin takes an encoder and a batch buffer for one call.

@@ -1,6 +1,8 @@
 package pcapng
 
 import (
+	"bytes"
+	"errors"
 	"io"
 	"net/netip"
 	"reflect"
@@ -183,4 +185,31 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestUnknownAddresses opens conversations whose addresses are missing
+// (a pipe has none): they are written with unspecified addresses of the
+// other side's family, and still read back.
+func TestUnknownAddresses(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf, Options{})
+	s := w.Stream()
+	now := time.Now()
+	v4, v6 := netip.MustParseAddrPort("127.0.0.1:80"), netip.MustParseAddrPort("[fd00::1]:443")
+	want := []*wantConv{
+		{client: netip.AddrPortFrom(netip.IPv4Unspecified(), 0), server: v4, end: "fin"},
+		{client: netip.AddrPortFrom(netip.IPv6Unspecified(), 0), server: v6, end: "fin"},
+	}
+	must(t, s.Open(Conversation{Server: v4}, now))
+	must(t, s.Data(Client, []byte("a"), now))
+	want[0].data[Client] = []byte("a")
+	must(t, s.Open(Conversation{Server: v6}, now))
+	must(t, s.Data(Server, []byte("b"), now))
+	want[1].data[Server] = []byte("b")
+	must(t, s.Close(now))
+	if err := s.Data(Client, []byte("c"), now); !errors.Is(err, ErrNotOpen) {
+		t.Errorf("Data after Close returned %v, want ErrNotOpen", err)
+	}
+	must(t, w.Close())
+	checkBack(t, buf.Bytes(), want)
 }

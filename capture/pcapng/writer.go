@@ -128,7 +128,7 @@ func (w *Writer) Stream() *Stream {
 
 // Stats says how a Writer fares.
 type Stats struct {
-	Packets   int64 // packets the Streams wrote
+	Packets   int64 // packets the Streams wrote that the writer took so far
 	Lost      int64 // of them, packets that did not reach the destination: write errors, or written after Close
 	LostBytes int64 // the bytes of the blocks that did not reach the destination
 	// Err is the error the destination fails with now, or nil while it
@@ -170,9 +170,10 @@ func (w *Writer) isClosed() bool {
 // Close writes out everything queued and an Interface Statistics Block
 // with the counts, flushes, stops the writer goroutine and, for Create,
 // closes the file. It returns an error if any packet was lost, saying how
-// many and why. Streams must not be used during or after Close; their
-// open conversations end without FIN. Close may be called more than once;
-// later calls return the same error.
+// many and why. Close the Streams first: a conversation still open ends
+// without FIN, a call during Close may wait for it, and calls after it
+// return ErrClosed, their packets counted as lost. Close may be called
+// more than once; later calls return the same error.
 func (w *Writer) Close() error {
 	w.closeOnce.Do(func() {
 		w.mu.Lock()
