@@ -112,7 +112,8 @@ func (s *Stream) Open(cv Conversation, t time.Time) error {
 // Data writes b as sent by side from at time t: segments of at most the
 // MSS (1460 bytes over IPv4, 1440 over IPv6), the last one with PSH, each
 // acknowledging all that the other side sent before. b is not kept: it is
-// copied before Data returns. Data does not allocate.
+// copied before Data returns. Data does not allocate once the Writer's
+// queue has grown to its size (see TestDataAllocs).
 //
 // Data blocks while the writer is behind (backpressure). It returns the
 // Writer's failure, if it is failing now (see Stats), ErrClosed after the
@@ -161,7 +162,7 @@ func (s *Stream) End(from Side, t time.Time) error {
 		return fmt.Errorf("pcapng: no side %d", from)
 	}
 	if s.c.fin[from] {
-		return nil
+		return s.w.status()
 	}
 	s.begin()
 	s.fin(from, t)
