@@ -1,0 +1,5 @@
+//go:build !race
+
+package pcapng
+
+const raceEnabled = false
