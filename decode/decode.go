@@ -38,6 +38,11 @@ type Header struct {
 
 // Request is one HTTP/1.x request (RFC 9112 section 3), complete with its body.
 //
+// An HTTP/2 request (RFC 9113 section 8.3.1) has Proto "HTTP/2.0"; Method is
+// :method, Target :path (:authority for a CONNECT without :path), Host
+// :authority (else the host field), Headers are in wire order with the
+// pseudo-header fields, Trailers are its trailer section.
+//
 // Slices (Headers, Body, Trailers) are valid only during the Handler call
 // that receives the Request: copy what you keep.
 type Request struct {
@@ -51,10 +56,20 @@ type Request struct {
 	BodyLen   int64    // body length without chunked framing; content codings are not undone
 	Body      []byte   // the first Config.MaxBody bytes of the body
 	Truncated bool     // the body was longer than Body
+
+	// HTTP/2 only.
+	Stream   uint32 // the stream identifier; 0 for HTTP/1.x
+	Scheme   string // :scheme
+	Protocol string // :protocol of an extended CONNECT (RFC 8441 section 4), e.g. "websocket"
+	Pushed   bool   // promised by the server in a PUSH_PROMISE (RFC 9113 section 8.4)
 }
 
 // Response is one HTTP/1.x response (RFC 9112 section 4), complete with its
 // body. Slices are valid only during the Handler call.
+//
+// An HTTP/2 response (RFC 9113 section 8.3.2) has Proto "HTTP/2.0", no
+// Reason, and Headers that include :status. Status is 0 when the stream
+// was reset before the response's header section arrived.
 type Response struct {
 	Seq       int // Seq of the request it answers; 0 if no request was outstanding
 	Proto     string
@@ -65,10 +80,16 @@ type Response struct {
 	BodyLen   int64
 	Body      []byte
 	Truncated bool
+
+	// HTTP/2 only.
+	Stream uint32 // the stream identifier; 0 for HTTP/1.x
+	Reset  string // the RST_STREAM error code that ended the stream before the response ended, e.g. "CANCEL"
 }
 
 // Upgrade is a completed protocol switch: a request with Upgrade and its 101
-// answer (RFC 9110 section 7.8, RFC 6455 section 4).
+// answer (RFC 9110 section 7.8, RFC 6455 section 4), or an HTTP/2
+// extended CONNECT and its 2xx answer (RFC 8441 section 5), which have no
+// Key or Accept.
 type Upgrade struct {
 	Seq         int
 	Protocol    string // the Upgrade value of the 101, e.g. "websocket"
@@ -78,6 +99,8 @@ type Upgrade struct {
 	Accept      string // Sec-WebSocket-Accept of the 101
 	AcceptOK    bool   // Accept is the digest of Key that RFC 6455 section 4.2.2 defines
 	Deflate     bool   // permessage-deflate was negotiated
+
+	Stream uint32 // HTTP/2: the stream that carries the new protocol; 0 for HTTP/1.1
 }
 
 // Frame is one WebSocket frame header (RFC 6455 section 5.2).
@@ -87,6 +110,8 @@ type Frame struct {
 	Opcode uint8
 	Masked bool
 	Len    int64 // payload length as announced
+
+	Stream uint32 // the HTTP/2 stream that carries the WebSocket (RFC 8441); 0 over HTTP/1.1
 }
 
 // Message is one WebSocket message: a data message reassembled from its
@@ -102,6 +127,8 @@ type Message struct {
 	// Close frames only (RFC 6455 section 5.5.1).
 	CloseCode   int    // 0 when the close frame had no body
 	CloseReason string //
+
+	Stream uint32 // the HTTP/2 stream that carries the WebSocket (RFC 8441); 0 over HTTP/1.1
 }
 
 // OpName names a WebSocket opcode: "text", "binary", "close", "ping",

@@ -1,0 +1,570 @@
+package decode
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/net/http2/hpack"
+)
+
+// h2BlockKind says what a header block's fields are for.
+type h2BlockKind uint8
+
+const (
+	h2bDiscard  h2BlockKind = iota // decoded only to keep HPACK in sync
+	h2bRequest                     // the header section of a request
+	h2bPush                        // the request of a PUSH_PROMISE
+	h2bResponse                    // a response's header section, interim or final
+	h2bTrailers                    // a trailer section
+)
+
+// h2Block is the header block a direction is reading: a HEADERS or
+// PUSH_PROMISE frame and the CONTINUATION frames after it (RFC 9113
+// section 4.3). Its fragments go to HPACK in pieces of h2BlockChunk bytes
+// and at END_HEADERS; what it keeps is bounded by MaxHead and the
+// connection's budget, whatever the block's length.
+type h2Block struct {
+	active    bool
+	stream    uint32 // the stream of its HEADERS or PUSH_PROMISE frame
+	target    uint32 // the stream its fields describe: the promised one for PUSH_PROMISE
+	kind      h2BlockKind
+	endStream bool // END_STREAM on its HEADERS frame
+	frames    int
+	buf       []byte   // fragment bytes not yet written to HPACK
+	fields    []Header // the fields kept
+	size      int      // header list size so far (RFC 9113 section 6.5.2: name, value and 32 each)
+	kept      int      // bytes of fields kept, counted in h2Conn.kept
+	over      bool     // fields past MaxHead or the budget were not kept
+	regular   bool     // a regular field was seen: pseudo-header fields must come before
+}
+
+// blockStart starts the header block of a HEADERS or PUSH_PROMISE frame
+// and decides, from the state of its stream, what its fields are.
+func (c *h2Conn) blockStart(d *h2Dir, promised uint32) {
+	f := &d.f
+	b := &d.blk
+	*b = h2Block{
+		active:    true,
+		stream:    f.stream,
+		target:    f.stream,
+		frames:    1,
+		buf:       b.buf[:0],
+		fields:    b.fields[:0],
+		endStream: f.typ == H2Headers && f.flags&h2FlagEndStream != 0,
+	}
+	if f.typ == H2PushPromise {
+		b.kind = c.pushKind(d, promised)
+	} else {
+		b.kind = c.headersKind(d)
+	}
+	d.dec.SetEmitEnabled(b.kind != h2bDiscard)
+}
+
+// headersKind opens a stream for a request, or finds the stream a HEADERS
+// frame continues (RFC 9113 section 5.1).
+func (c *h2Conn) headersKind(d *h2Dir) h2BlockKind {
+	id := d.f.stream
+	if s := c.streams[id]; s != nil {
+		m := s.msg(d.side)
+		switch {
+		case m.ended:
+			c.report(d.side, h2kAfterEnd, id, "HEADERS after END_STREAM (RFC 9113 section 5.1)")
+			return h2bDiscard
+		case m.headers:
+			return h2bTrailers
+		case d.side == Server:
+			return h2bResponse
+		}
+		// A client HEADERS on a stream it did not open: a pushed one.
+		c.report(d.side, h2kAfterEnd, id, "HEADERS from the client on a pushed stream (RFC 9113 section 8.4)")
+		return h2bDiscard
+	}
+	if d.side == Server {
+		// A stream the client reset may still see its response in
+		// flight; streams past h2StreamsMax were reported already.
+		if c.idle(id) {
+			c.report(d.side, h2kIdleStream, id, "HEADERS from the server on a stream no request opened (RFC 9113 section 5.1)")
+		}
+		return h2bDiscard
+	}
+	switch {
+	case id%2 == 0:
+		c.report(d.side, h2kIdleStream, id, "HEADERS from the client on an even-numbered stream (RFC 9113 section 5.1.1)")
+		return h2bDiscard
+	case id <= c.last[Client]:
+		c.report(d.side, h2kClosedStream, id, fmt.Sprintf("HEADERS on a closed stream: the client already opened stream %d (RFC 9113 section 5.1.1)", c.last[Client]))
+		return h2bDiscard
+	}
+	c.last[Client] = id
+	s := c.open(id)
+	if s == nil {
+		return h2bDiscard
+	}
+	c.seq++
+	s.seq = c.seq
+	return h2bRequest
+}
+
+// pushKind opens the stream a PUSH_PROMISE promises (RFC 9113 section
+// 6.6); its fields are the pushed request's.
+func (c *h2Conn) pushKind(d *h2Dir, promised uint32) h2BlockKind {
+	id := d.f.stream
+	switch {
+	case d.side == Client:
+		c.report(d.side, h2kPush, id, "PUSH_PROMISE from the client (RFC 9113 section 8.4)")
+		return h2bDiscard
+	case promised == 0 || promised%2 == 1 || promised <= c.last[Server]:
+		c.report(d.side, h2kPush, id, fmt.Sprintf("PUSH_PROMISE of stream %d, not a new even-numbered stream (RFC 9113 section 6.6)", promised))
+		return h2bDiscard
+	}
+	c.last[Server] = promised
+	if s := c.streams[id]; s == nil || s.pushed {
+		c.report(d.side, h2kPush, id, "PUSH_PROMISE on a stream that is not an open request (RFC 9113 section 6.6)")
+	}
+	s := c.open(promised)
+	if s == nil {
+		return h2bDiscard
+	}
+	c.seq++
+	s.seq = c.seq
+	s.pushed = true
+	s.req.ended = true // "a promised request ... MUST NOT include a request body" (RFC 9113 section 8.4.1)
+	d.blk.target = promised
+	return h2bPush
+}
+
+// blockContinue counts a CONTINUATION frame of the block.
+func (c *h2Conn) blockContinue(d *h2Dir) {
+	b := &d.blk
+	b.frames++
+	if b.frames == h2BlockFrames+1 && c.once(d.side, h2kFlood) {
+		c.reportNow(d.side, h2kFlood, b.stream, fmt.Sprintf("header block of more than %d frames (a CONTINUATION flood?): decoded on, fields past MaxHead not kept", h2BlockFrames))
+	}
+}
+
+// blockBytes takes fragment bytes. They go to HPACK once h2BlockChunk of
+// them are gathered, and at END_HEADERS: the points where HPACK can
+// report an error depend on the bytes only, not on how they were split.
+func (c *h2Conn) blockBytes(d *h2Dir, p []byte) {
+	b := &d.blk
+	for len(p) > 0 && !d.hpackBad {
+		n := min(len(p), h2BlockChunk-len(b.buf))
+		if len(b.buf) == 0 && n == h2BlockChunk {
+			c.hpackWrite(d, p[:n])
+		} else {
+			b.buf = append(b.buf, p[:n]...)
+			if len(b.buf) == h2BlockChunk {
+				c.flushBlock(d)
+			}
+		}
+		p = p[n:]
+	}
+}
+
+func (c *h2Conn) flushBlock(d *h2Dir) {
+	b := &d.blk
+	if len(b.buf) > 0 {
+		c.hpackWrite(d, b.buf)
+	}
+	b.buf = b.buf[:0]
+}
+
+func (c *h2Conn) hpackWrite(d *h2Dir, p []byte) {
+	if d.hpackBad {
+		return
+	}
+	if _, err := d.dec.Write(p); err != nil {
+		c.hpackFail(d, err)
+	}
+}
+
+// hpackFail reports that d's HPACK context is lost: every later header
+// block of d's side would be decoded against a table that is not the
+// peer's (RFC 9113 section 4.3), so none is decoded any more.
+func (c *h2Conn) hpackFail(d *h2Dir, err error) {
+	if d.hpackBad {
+		return
+	}
+	d.hpackBad = true
+	d.blk.buf = d.blk.buf[:0]
+	if c.once(d.side, h2kHPACK) {
+		c.reportNow(d.side, h2kHPACK, d.blk.stream, h2HPACKMsg(err, d.side))
+	}
+}
+
+func h2HPACKMsg(err error, side Side) string {
+	return fmt.Sprintf("hpack: %v (a COMPRESSION_ERROR, RFC 9113 section 4.3): the %s's header fields are not decoded for the rest of the connection", err, side)
+}
+
+// lostBlock ends a header block that a frame about to be reported
+// interrupted: HPACK has seen part of it, so its context is lost.
+func (c *h2Conn) lostBlock(d *h2Dir) {
+	if !d.hpackBad {
+		d.hpackBad = true
+		if c.once(d.side, h2kHPACK) {
+			c.later(d, h2kHPACK, d.blk.stream, h2HPACKMsg(errors.New("header block interrupted"), d.side))
+		}
+	}
+	c.dropBlock(d)
+}
+
+// dropBlock forgets the block being read.
+func (c *h2Conn) dropBlock(d *h2Dir) {
+	b := &d.blk
+	c.kept -= b.kept
+	b.kept = 0
+	clear(b.fields)
+	b.fields = b.fields[:0]
+	b.buf = b.buf[:0]
+	b.active = false
+}
+
+// field receives one decoded field from HPACK. It keeps it if MaxHead and
+// the budget allow, and checks it against RFC 9113 section 8.2.
+func (c *h2Conn) field(d *h2Dir, hf hpack.HeaderField) {
+	b := &d.blk
+	size := len(hf.Name) + len(hf.Value) + 32
+	b.size += size
+	switch {
+	case b.over || b.kind == h2bDiscard:
+		return
+	case b.size > c.maxHead:
+		b.over = true
+		d.dec.SetEmitEnabled(false)
+		if c.once(d.side, h2kHeadTooLarge) {
+			c.reportNow(d.side, h2kHeadTooLarge, b.target, fmt.Sprintf("header section larger than %d bytes (MaxHead): its fields past that are not kept", c.maxHead))
+		}
+		return
+	case c.kept+size > c.budget:
+		b.over = true
+		d.dec.SetEmitEnabled(false)
+		if c.once(d.side, h2kBudget) {
+			c.reportNow(d.side, h2kBudget, b.target, fmt.Sprintf("open streams keep %d bytes of fields and bodies, the connection's bound: fields past it are not kept", c.budget))
+		}
+		return
+	}
+	c.kept += size
+	b.kept += size
+	b.fields = append(b.fields, Header{Name: hf.Name, Value: hf.Value})
+	c.checkField(d, hf.Name, hf.Value)
+}
+
+// checkField checks a field against RFC 9113 section 8.2.
+func (c *h2Conn) checkField(d *h2Dir, name, value string) {
+	b := &d.blk
+	pseudo := len(name) > 0 && name[0] == ':'
+	if pseudo {
+		if b.regular && c.once(d.side, h2kPseudo) {
+			c.reportNow(d.side, h2kPseudo, b.target, fmt.Sprintf("pseudo-header field %q after a regular field (RFC 9113 section 8.3)", h2Clip(name)))
+		}
+	} else {
+		b.regular = true
+	}
+	if !h2ValidName(name, pseudo) && c.once(d.side, h2kFieldName) {
+		c.reportNow(d.side, h2kFieldName, b.target, fmt.Sprintf("field name %q: not lowercase, or with a character RFC 9113 section 8.2.1 forbids", h2Clip(name)))
+	}
+	if !h2ValidValue(value) && c.once(d.side, h2kFieldValue) {
+		c.reportNow(d.side, h2kFieldValue, b.target, fmt.Sprintf("field %q: value %q has CR, LF or NUL, or starts or ends with whitespace (RFC 9113 section 8.2.1)", h2Clip(name), h2Clip(value)))
+	}
+	if pseudo {
+		return
+	}
+	// RFC 9113 section 8.2.2: "An endpoint MUST NOT generate an HTTP/2
+	// message containing connection-specific header fields", with one
+	// exception: TE with the value "trailers".
+	conn := false
+	switch len(name) {
+	case 2:
+		conn = strings.EqualFold(name, "te") && value != "trailers"
+	case 7:
+		conn = strings.EqualFold(name, "upgrade")
+	case 10:
+		conn = strings.EqualFold(name, "connection") || strings.EqualFold(name, "keep-alive")
+	case 16:
+		conn = strings.EqualFold(name, "proxy-connection")
+	case 17:
+		conn = strings.EqualFold(name, "transfer-encoding")
+	}
+	if conn && c.once(d.side, h2kConnField) {
+		c.reportNow(d.side, h2kConnField, b.target, fmt.Sprintf("connection-specific field %q (RFC 9113 section 8.2.2)", h2Clip(name)))
+	}
+}
+
+// h2ValidName: "A field name MUST NOT contain characters in the ranges
+// 0x00-0x20, 0x41-0x5a, or 0x7f-0xff (all ranges inclusive)", and a
+// pseudo-header field's name starts with one colon.
+func h2ValidName(name string, pseudo bool) bool {
+	i := 0
+	if pseudo {
+		i = 1
+	}
+	if len(name) == i {
+		return false
+	}
+	for ; i < len(name); i++ {
+		if b := name[i]; b <= 0x20 || 'A' <= b && b <= 'Z' || b >= 0x7f || b == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+// h2ValidValue: "A field value MUST NOT contain the zero value (ASCII NUL,
+// 0x00), line feed (ASCII LF, 0x0a), or carriage return (ASCII CR, 0x0d)
+// at any position", nor start or end with SP or HTAB.
+func h2ValidValue(v string) bool {
+	if v == "" {
+		return true
+	}
+	if b := v[0]; b == ' ' || b == '\t' {
+		return false
+	}
+	if b := v[len(v)-1]; b == ' ' || b == '\t' {
+		return false
+	}
+	return strings.IndexByte(v, 0) < 0 && strings.IndexByte(v, '\n') < 0 && strings.IndexByte(v, '\r') < 0
+}
+
+// blockEnd completes the header block at END_HEADERS and gives its fields
+// to their stream.
+func (c *h2Conn) blockEnd(d *h2Dir) {
+	c.flushBlock(d)
+	if !d.hpackBad {
+		if err := d.dec.Close(); err != nil {
+			c.hpackFail(d, err)
+		}
+	}
+	b := &d.blk
+	b.active = false
+	if s := c.streams[b.target]; s != nil && b.kind != h2bDiscard {
+		switch b.kind {
+		case h2bRequest, h2bPush:
+			c.requestHeaders(d, s)
+		case h2bResponse:
+			c.responseHeaders(d, s)
+		case h2bTrailers:
+			c.trailers(d, s)
+		}
+		if b.endStream {
+			c.endSide(d.side, b.target)
+		}
+	}
+	c.dropBlock(d)
+}
+
+// take moves the block's fields into dst, a stream's, with their share of
+// the budget.
+func (c *h2Conn) take(d *h2Dir, dst *[]Header, kept *int) {
+	b := &d.blk
+	old := *dst
+	clear(old[:cap(old)])
+	*dst, b.fields = b.fields, old[:0]
+	*kept += b.kept
+	b.kept = 0
+}
+
+// h2Fields is what the decoder needs from a header section's regular
+// fields.
+type h2Fields struct {
+	host         string
+	clen         int64 // content-length, -1 when absent or invalid
+	wsProtocol   string
+	wsExtensions string
+}
+
+// scanFields reads the fields the decoder acts on, and checks
+// content-length (RFC 9113 section 8.1.1).
+func (c *h2Conn) scanFields(d *h2Dir, hs []Header) h2Fields {
+	f := h2Fields{clen: -1}
+	for _, h := range hs {
+		switch len(h.Name) {
+		case 4:
+			if f.host == "" && strings.EqualFold(h.Name, "host") {
+				f.host = h.Value
+			}
+		case 14:
+			if !strings.EqualFold(h.Name, "content-length") {
+				break
+			}
+			n, ok := h2ParseLength(h.Value)
+			switch {
+			case !ok:
+				c.report(d.side, h2kContentLength, d.blk.target, fmt.Sprintf("content-length %q is not a number (RFC 9110 section 8.6)", h2Clip(h.Value)))
+			case f.clen >= 0 && n != f.clen:
+				c.report(d.side, h2kContentLength, d.blk.target, fmt.Sprintf("conflicting content-length values %d and %d (RFC 9110 section 8.6)", f.clen, n))
+			default:
+				f.clen = n
+			}
+		case 22:
+			if strings.EqualFold(h.Name, "sec-websocket-protocol") {
+				f.wsProtocol = h2Join(f.wsProtocol, h.Value)
+			}
+		case 24:
+			if strings.EqualFold(h.Name, "sec-websocket-extensions") {
+				f.wsExtensions = h2Join(f.wsExtensions, h.Value)
+			}
+		}
+	}
+	return f
+}
+
+// h2Join combines the values of a repeated list field (RFC 9110 section 5.3).
+func h2Join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + ", " + b
+}
+
+// h2ParseLength parses content-length = 1*DIGIT, up to 2^63-1.
+func h2ParseLength(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	return n, true
+}
+
+// requestHeaders gives a request's header section (or a PUSH_PROMISE's)
+// to its stream and maps the pseudo-header fields (RFC 9113 section
+// 8.3.1). A CONNECT is delivered at once: its stream carries a tunnel or a
+// WebSocket, not a body.
+func (c *h2Conn) requestHeaders(d *h2Dir, s *h2Stream) {
+	b := &d.blk
+	checked := !d.hpackBad && !b.over
+	c.take(d, &s.req.hdrs, &s.req.kept)
+	s.req.headers = true
+	var seen uint8
+	for _, h := range s.req.hdrs {
+		if h.Name == "" || h.Name[0] != ':' {
+			continue
+		}
+		var dst *string
+		var bit uint8
+		switch h.Name {
+		case ":method":
+			dst, bit = &s.method, 1
+		case ":path":
+			dst, bit = &s.target, 2
+		case ":authority":
+			dst, bit = &s.host, 4
+		case ":scheme":
+			dst, bit = &s.scheme, 8
+		case ":protocol":
+			dst, bit = &s.protocol, 16
+		default:
+			c.report(d.side, h2kPseudo, s.id, fmt.Sprintf("request with pseudo-header field %q (RFC 9113 section 8.3.1)", h2Clip(h.Name)))
+			continue
+		}
+		if seen&bit != 0 {
+			c.report(d.side, h2kPseudo, s.id, fmt.Sprintf("pseudo-header field %q repeated (RFC 9113 section 8.3)", h.Name))
+			continue
+		}
+		seen |= bit
+		*dst = h.Value
+	}
+	f := c.scanFields(d, s.req.hdrs)
+	s.req.clen = f.clen
+	if s.host == "" {
+		s.host = f.host
+	}
+	s.connect = s.method == "CONNECT"
+	s.head = s.method == "HEAD"
+	if checked {
+		// RFC 9113 sections 8.3.1 and 8.5, RFC 8441 section 4.
+		plainConnect := s.connect && s.protocol == ""
+		missing := ""
+		switch {
+		case seen&1 == 0:
+			missing = ":method"
+		case plainConnect && seen&4 == 0:
+			missing = ":authority"
+		case !plainConnect && seen&8 == 0:
+			missing = ":scheme"
+		case !plainConnect && s.target == "":
+			missing = ":path"
+		}
+		switch {
+		case missing != "":
+			c.report(d.side, h2kPseudo, s.id, fmt.Sprintf("request without %s (RFC 9113 section 8.3.1)", missing))
+		case plainConnect && seen&(2|8) != 0:
+			c.report(d.side, h2kPseudo, s.id, "CONNECT with :scheme or :path (RFC 9113 section 8.5)")
+		case s.protocol != "" && !s.connect:
+			c.report(d.side, h2kPseudo, s.id, fmt.Sprintf(":protocol with method %q, not CONNECT (RFC 8441 section 4)", h2Clip(s.method)))
+		}
+	}
+	if s.connect && s.target == "" {
+		s.target = s.host // as the authority-form of HTTP/1.1 (RFC 9112 section 3.2.3)
+	}
+	if s.pushed || s.connect {
+		c.deliverRequest(s)
+	}
+}
+
+// responseHeaders gives a response's header section to its stream: an
+// interim one (1xx) is delivered, or held until the request is; a final
+// one waits for the end of the body, unless it is a 2xx to a CONNECT.
+func (c *h2Conn) responseHeaders(d *h2Dir, s *h2Stream) {
+	b := &d.blk
+	status, ok := 0, false
+	for _, h := range b.fields {
+		if h.Name == "" || h.Name[0] != ':' {
+			continue
+		}
+		if h.Name != ":status" {
+			c.report(d.side, h2kPseudo, s.id, fmt.Sprintf("response with pseudo-header field %q (RFC 9113 section 8.3.2)", h2Clip(h.Name)))
+			continue
+		}
+		if ok {
+			c.report(d.side, h2kPseudo, s.id, "pseudo-header field \":status\" repeated (RFC 9113 section 8.3)")
+			continue
+		}
+		ok = true
+		if n, valid := h2ParseLength(h.Value); valid && len(h.Value) == 3 {
+			status = int(n)
+		} else {
+			c.report(d.side, h2kStatus, s.id, fmt.Sprintf(":status %q is not a 3-digit code (RFC 9110 section 15)", h2Clip(h.Value)))
+		}
+	}
+	if !ok && !d.hpackBad && !b.over {
+		c.report(d.side, h2kPseudo, s.id, "response without :status (RFC 9113 section 8.3.2)")
+	}
+	if 100 <= status && status < 200 {
+		if status == 101 || b.endStream {
+			c.report(d.side, h2kStatus, s.id, fmt.Sprintf("interim response %d: HTTP/2 has no 101, and an interim response has no END_STREAM (RFC 9113 section 8.1)", status))
+		}
+		c.interim(d, s, status)
+		return
+	}
+	c.take(d, &s.resp.hdrs, &s.resp.kept)
+	s.resp.headers = true
+	s.status = status
+	f := c.scanFields(d, s.resp.hdrs)
+	s.resp.clen = f.clen
+	if s.connect && status/100 == 2 {
+		c.connected(s, f)
+	}
+}
+
+// trailers gives a trailer section to its message (RFC 9113 section 8.1).
+func (c *h2Conn) trailers(d *h2Dir, s *h2Stream) {
+	b := &d.blk
+	m := s.msg(d.side)
+	c.take(d, &m.trls, &m.kept)
+	for _, h := range m.trls {
+		if h.Name != "" && h.Name[0] == ':' {
+			c.report(d.side, h2kPseudo, s.id, fmt.Sprintf("pseudo-header field %q in a trailer section (RFC 9113 section 8.1)", h2Clip(h.Name)))
+			break
+		}
+	}
+	if !b.endStream {
+		c.report(d.side, h2kTrailers, s.id, "second header section without END_STREAM (RFC 9113 section 8.1)")
+	}
+}
