@@ -180,7 +180,9 @@ const (
 	h2HeldMax     = 8        // interim responses held per stream until its request ends
 	h2WSMax       = 4        // WebSocket streams decoded at once
 	h2PendMax     = 8        // SETTINGS sent and not yet acknowledged, per side
-	h2FreeMax     = 16       // stream states kept for reuse
+	h2FreeMax     = 64       // stream states kept for reuse, with at most:
+	h2FreeBody    = 4 << 10  // bytes of body buffer each
+	h2FreeFields  = 64       // header fields each, per list
 )
 
 // h2Budget is how many bytes an h2Conn keeps across its open streams: their

@@ -323,7 +323,12 @@ func h2ValidValue(v string) bool {
 	if b := v[len(v)-1]; b == ' ' || b == '\t' {
 		return false
 	}
-	return strings.IndexByte(v, 0) < 0 && strings.IndexByte(v, '\n') < 0 && strings.IndexByte(v, '\r') < 0
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b <= '\r' && (b == 0 || b == '\n' || b == '\r') {
+			return false
+		}
+	}
+	return true
 }
 
 // blockEnd completes the header block at END_HEADERS and gives its fields
@@ -353,13 +358,12 @@ func (c *h2Conn) blockEnd(d *h2Dir) {
 	c.dropBlock(d)
 }
 
-// take moves the block's fields into dst, a stream's, with their share of
-// the budget.
+// take copies the block's fields into dst, a stream's, and moves their
+// share of the budget with them. Both slices keep their arrays, so a
+// connection in its steady state allocates nothing here.
 func (c *h2Conn) take(d *h2Dir, dst *[]Header, kept *int) {
 	b := &d.blk
-	old := *dst
-	clear(old[:cap(old)])
-	*dst, b.fields = b.fields, old[:0]
+	*dst = append((*dst)[:0], b.fields...)
 	*kept += b.kept
 	b.kept = 0
 }

@@ -76,6 +76,9 @@ func (c *h2Conn) open(id uint32) *h2Stream {
 		held: s.held,
 		wsh:  h2WSHandler{c: c, id: id},
 	}
+	// A side whose bytes ended sends nothing on a new stream either.
+	s.req.ended = c.dir[Client].state == h2sEnded
+	s.resp.ended = c.dir[Server].state == h2sEnded
 	c.streams[id] = s
 	c.maxOpen = max(c.maxOpen, len(c.streams))
 	return s
@@ -115,7 +118,7 @@ func (c *h2Conn) releaseMsg(m *h2Msg) {
 	m.hdrs = h2Reuse(m.hdrs)
 	m.trls = h2Reuse(m.trls)
 	m.body = m.body[:0]
-	if cap(m.body) > 64<<10 {
+	if cap(m.body) > h2FreeBody {
 		m.body = nil
 	}
 }
@@ -131,7 +134,7 @@ func (c *h2Conn) releaseHeld(s *h2Stream) {
 
 // h2Reuse empties hs for reuse, dropping its strings.
 func h2Reuse(hs []Header) []Header {
-	if cap(hs) > 256 {
+	if cap(hs) > h2FreeFields {
 		return nil
 	}
 	clear(hs[:cap(hs)])
