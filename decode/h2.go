@@ -148,8 +148,8 @@ var (
 	// ErrH2Limit reports traffic past one of frametap's bounds: streams
 	// tracked at once, bytes kept across open streams, a CONTINUATION
 	// flood, unacknowledged SETTINGS, WebSocket streams decoded at once, a
-	// control frame too long to buffer. What is past the bound is counted
-	// but not kept.
+	// control frame too long to buffer, an HPACK table larger than 1 MiB.
+	// What is past the bound is counted but not kept.
 	ErrH2Limit = errors.New("http2 decoder limit")
 	// ErrH2CutShort reports a connection that ended inside a frame, a
 	// header block, or a stream.
@@ -180,6 +180,7 @@ const (
 	h2HeldMax     = 8        // interim responses held per stream until its request ends
 	h2WSMax       = 4        // WebSocket streams decoded at once
 	h2PendMax     = 8        // SETTINGS sent and not yet acknowledged, per side
+	h2TableMax    = 1 << 20  // HPACK dynamic table allowed, whatever SETTINGS_HEADER_TABLE_SIZE says
 	h2FreeMax     = 64       // stream states kept for reuse, with at most:
 	h2FreeBody    = 4 << 10  // bytes of body buffer each
 	h2FreeFields  = 64       // header fields each, per list
@@ -417,6 +418,7 @@ const (
 	h2kPush
 	h2kNoHeaders
 	h2kConnectData
+	h2kTableSize
 	h2kCutShort
 	h2kBlockCut
 	h2kStreamsCut
@@ -454,6 +456,7 @@ var h2KindErr = [...]error{
 	h2kPush:          ErrH2Sequence,
 	h2kNoHeaders:     ErrH2Sequence,
 	h2kConnectData:   ErrH2Sequence,
+	h2kTableSize:     ErrH2Limit,
 	h2kCutShort:      ErrH2CutShort,
 	h2kBlockCut:      ErrH2CutShort,
 	h2kStreamsCut:    ErrH2CutShort,

@@ -182,6 +182,24 @@ func h2BadUpgrade(tb testing.TB) h2Fixture {
 	return s.fx
 }
 
+// h2BadTableSize has a client that allows the server an HPACK table of
+// 4 GiB: frametap follows it up to h2TableMax, says so, and the server's
+// blocks that need more are not decoded.
+func h2BadTableSize(tb testing.TB) h2Fixture {
+	s := newH2Script(tb).preface()
+	s.settings(Client, http2.Setting{ID: http2.SettingHeaderTableSize, Val: 1<<32 - 1})
+	s.settings(Server).ack(Server).ack(Client)
+	h2get(s, 1, "/")
+	s.enc[Server].SetMaxDynamicTableSizeLimit(h2TableMax)
+	s.enc[Server].SetMaxDynamicTableSize(h2TableMax)
+	s.headers(Server, 1, true, ":status", "200", "x-table", "1 MiB")
+	h2get(s, 3, "/")
+	s.enc[Server].SetMaxDynamicTableSizeLimit(h2TableMax + 1)
+	s.enc[Server].SetMaxDynamicTableSize(h2TableMax + 1)
+	s.headers(Server, 3, true, ":status", "200", "x-table", "1 MiB and a byte")
+	return s.fx
+}
+
 var h2BadFixtures = []struct {
 	name  string
 	build func(testing.TB) h2Fixture
@@ -195,6 +213,7 @@ var h2BadFixtures = []struct {
 	{"bad-headers", h2BadHeaders},
 	{"bad-end", h2BadEnd},
 	{"bad-upgrade", h2BadUpgrade},
+	{"bad-table-size", h2BadTableSize},
 }
 
 // TestH2BadInput decodes each bad fixture, compares its events with its

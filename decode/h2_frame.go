@@ -489,7 +489,10 @@ func (c *h2Conn) applySettings(side Side, s h2Settings, list []H2Setting) h2Sett
 		}
 		switch http2.SettingID(st.ID) {
 		case http2.SettingHeaderTableSize:
-			s.table = st.Value
+			s.table = min(st.Value, h2TableMax)
+			if st.Value > h2TableMax && c.once(side, h2kTableSize) {
+				c.reportNow(side, h2kTableSize, 0, fmt.Sprintf("SETTINGS_HEADER_TABLE_SIZE of %d: frametap decodes HPACK with tables of at most %d bytes, header blocks that need more are not decoded", st.Value, h2TableMax))
+			}
 		case http2.SettingMaxFrameSize:
 			s.frame = st.Value
 		}
