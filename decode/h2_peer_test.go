@@ -232,10 +232,17 @@ func TestH2GoPeers(t *testing.T) {
 	}
 
 	tee.mu.Lock()
-	conns := tee.conns
+	// Under load Go's transport may dial a spare connection that never
+	// carries a byte; those are left out.
+	var conns [][]h2Seg
+	for _, segs := range tee.conns {
+		if len(segs) > 0 {
+			conns = append(conns, segs)
+		}
+	}
 	tee.mu.Unlock()
 	if len(conns) != 1 {
-		t.Errorf("%d connections, want 1", len(conns))
+		t.Errorf("%d connections carried bytes, want 1", len(conns))
 	}
 	decoded := map[string]*h2Exchange{}
 	for i, segs := range conns {
@@ -259,7 +266,7 @@ func TestH2GoPeers(t *testing.T) {
 			decoded[e.path] = e
 		}
 		slices.Sort(seqs)
-		if len(seqs) != st.Streams || seqs[0] != 1 || seqs[len(seqs)-1] != len(seqs) {
+		if len(seqs) != st.Streams || len(seqs) == 0 || seqs[0] != 1 || seqs[len(seqs)-1] != len(seqs) {
 			t.Errorf("connection %d: seqs %v for %d streams", i, seqs, st.Streams)
 		}
 	}
