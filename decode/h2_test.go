@@ -312,8 +312,8 @@ func h2CheckBounds(tb testing.TB, c *h2Conn) {
 
 // checkH2Splits feeds fx one byte at a time and cut at every byte of every
 // segment, and wants the events of feeding it whole. In a segment longer
-// than 4 KiB (a long DATA payload or header block) it cuts at every byte
-// of the first and last KiB, and at every 61st byte between: each run
+// than 2 KiB (a long DATA payload or header block) it cuts at every byte
+// of the first and last 512, and at every 127th byte between: each run
 // decodes the whole fixture, and the middle of a long payload has no new
 // boundary to find.
 func checkH2Splits(t *testing.T, fx h2Fixture, want string) {
@@ -323,7 +323,7 @@ func checkH2Splits(t *testing.T, fx h2Fixture, want string) {
 	}
 	for i, sg := range fx.segs {
 		for j := 1; j < len(sg.b); j++ {
-			if len(sg.b) > 4096 && j > 1024 && j < len(sg.b)-1024 && j%61 != 0 {
+			if len(sg.b) > 2048 && j > 512 && j < len(sg.b)-512 && j%127 != 0 {
 				continue
 			}
 			if got := runH2(t, fx, 0, []int{i, j}); got != want {
