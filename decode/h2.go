@@ -43,9 +43,7 @@ var h2TypeNames = func() (t [256]string) {
 	for i := range t {
 		t[i] = fmt.Sprintf("0x%02x", i)
 	}
-	for i, n := range [...]string{"DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"} {
-		t[i] = n
-	}
+	copy(t[:], []string{"DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"})
 	t[H2PriorityUpdate] = "PRIORITY_UPDATE"
 	return t
 }()

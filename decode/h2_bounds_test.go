@@ -459,3 +459,30 @@ func TestH2PlainHandler(t *testing.T) {
 		t.Errorf("frames %d, requests %d, responses %d, errors %v", cnt.frames, cnt.requests, cnt.responses, cnt.errs)
 	}
 }
+
+// TestH2Names checks the names the capture format fixes (issue 9,
+// "Events"): frame types, error codes and settings, "0xNN" when unknown.
+func TestH2Names(t *testing.T) {
+	for _, tt := range []struct{ got, want string }{
+		{H2Data.String(), "DATA"},
+		{H2Continuation.String(), "CONTINUATION"},
+		{H2WindowUpdate.String(), "WINDOW_UPDATE"},
+		{H2Type(0xa).String(), "0x0a"},
+		{H2Type(0xff).String(), "0xff"},
+		{H2Code(0).String(), "NO_ERROR"},
+		{H2Code(8).String(), "CANCEL"},
+		{H2Code(0xd).String(), "HTTP_1_1_REQUIRED"},
+		{H2Code(0xe).String(), "0x0e"},
+		{H2Code(0xdeadbeef).String(), "0xdeadbeef"},
+		{H2Setting{ID: 1}.Name(), "HEADER_TABLE_SIZE"},
+		{H2Setting{ID: 8}.Name(), "ENABLE_CONNECT_PROTOCOL"},
+		{H2Setting{ID: 9}.Name(), "NO_RFC7540_PRIORITIES"},
+		{H2Setting{ID: 7}.Name(), "0x07"},
+		{H2Setting{ID: 0}.Name(), "0x00"},
+		{H2Setting{ID: 0x4242}.Name(), "0x4242"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
