@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gobwas/ws"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -484,5 +485,40 @@ func TestH2Names(t *testing.T) {
 		if tt.got != tt.want {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
 		}
+	}
+}
+
+// TestH2WebSocketStreams opens more WebSockets on one connection than
+// h2WSMax: the one past the bound is reported and its DATA are not
+// decoded; once a WebSocket stream closes, a new one is decoded again.
+func TestH2WebSocketStreams(t *testing.T) {
+	s := newH2Script(t).start()
+	open := func(id uint32) {
+		s.headers(Client, id, false, ":method", "CONNECT", ":protocol", "websocket", ":scheme", "https", ":path", "/ws", ":authority", "a")
+		s.headers(Server, id, false, ":status", "200")
+		s.data(Client, id, false, string(h2WSFrame(Client, ws.OpText, true, 0, []byte(fmt.Sprint("on ", id)))))
+	}
+	for i := range h2WSMax + 1 {
+		open(uint32(2*i + 1))
+	}
+	s.rst(Client, 1, http2.ErrCodeCancel)
+	open(99)
+	r := &h2Recorder{maxBody: DefaultMaxBody}
+	c := newH2Conn(Config{}, r, h2Start{})
+	for _, sg := range s.fx.segs {
+		c.feed(sg.side, sg.b)
+	}
+	got := r.b.String()
+	for i := range h2WSMax {
+		if want := fmt.Sprintf("message client stream=%d text frames=1 len=4 wire=4 compressed=false \"on %d\"", 2*i+1, 2*i+1); !strings.Contains(got, want) {
+			t.Errorf("no %s in\n%s", want, got)
+		}
+	}
+	past := 2*h2WSMax + 1
+	if strings.Contains(got, fmt.Sprintf("message client stream=%d ", past)) || !strings.Contains(got, fmt.Sprintf("error server: stream %d: more than %d WebSocket streams at once", past, h2WSMax)) {
+		t.Errorf("stream %d past the bound:\n%s", past, got)
+	}
+	if !strings.Contains(got, `message client stream=99 text frames=1 len=5 wire=5 compressed=false "on 99"`) {
+		t.Errorf("stream 99, after stream 1 closed, not decoded:\n%s", got)
 	}
 }
