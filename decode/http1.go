@@ -4,6 +4,11 @@ import "errors"
 
 // Request is one HTTP/1.x request (RFC 9112 section 3), complete with its body.
 //
+// An HTTP/2 request (RFC 9113 section 8.3.1) has Proto "HTTP/2.0"; Method is
+// :method, Target :path (:authority for a CONNECT without :path), Host
+// :authority (else the host field), Headers are in wire order with the
+// pseudo-header fields, Trailers are its trailer section.
+//
 // Slices (Headers, Body, Trailers) are valid only during the Handler call
 // that receives the Request: copy what you keep.
 type Request struct {
@@ -17,10 +22,20 @@ type Request struct {
 	BodyLen   int64    // body length without chunked framing; content codings are not undone
 	Body      []byte   // the first Config.MaxBody bytes of the body
 	Truncated bool     // the body was longer than Body
+
+	// HTTP/2 only.
+	Stream   uint32 // the stream identifier; 0 for HTTP/1.x
+	Scheme   string // :scheme
+	Protocol string // :protocol of an extended CONNECT (RFC 8441 section 4), e.g. "websocket"
+	Pushed   bool   // promised by the server in a PUSH_PROMISE (RFC 9113 section 8.4)
 }
 
 // Response is one HTTP/1.x response (RFC 9112 section 4), complete with its
 // body. Slices are valid only during the Handler call.
+//
+// An HTTP/2 response (RFC 9113 section 8.3.2) has Proto "HTTP/2.0", no
+// Reason, and Headers that include :status. Status is 0 when the stream
+// was reset before the response's header section arrived.
 type Response struct {
 	Seq       int // Seq of the request it answers; 0 if no request was outstanding
 	Proto     string
@@ -31,6 +46,10 @@ type Response struct {
 	BodyLen   int64
 	Body      []byte
 	Truncated bool
+
+	// HTTP/2 only.
+	Stream uint32 // the stream identifier; 0 for HTTP/1.x
+	Reset  string // the RST_STREAM error code that ended the stream before the response ended, e.g. "CANCEL"
 }
 
 // Causes of the errors a Conn reports about HTTP/1.x. Each such error is an

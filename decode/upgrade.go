@@ -7,7 +7,9 @@ import (
 )
 
 // Upgrade is a completed protocol switch: a request with Upgrade and its 101
-// answer (RFC 9110 section 7.8, RFC 6455 section 4).
+// answer (RFC 9110 section 7.8, RFC 6455 section 4), or an HTTP/2
+// extended CONNECT and its 2xx answer (RFC 8441 section 5), which have no
+// Key or Accept.
 type Upgrade struct {
 	Seq         int
 	Protocol    string // the Upgrade value of the 101, e.g. "websocket"
@@ -17,6 +19,8 @@ type Upgrade struct {
 	Accept      string // Sec-WebSocket-Accept of the 101
 	AcceptOK    bool   // Accept is the digest of Key that RFC 6455 section 4.2.2 defines
 	Deflate     bool   // permessage-deflate was negotiated
+
+	Stream uint32 // HTTP/2: the stream that carries the new protocol; 0 for HTTP/1.1
 }
 
 // CloseHandshake is how the WebSocket closing handshake went (RFC 6455

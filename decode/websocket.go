@@ -15,6 +15,8 @@ type Frame struct {
 	Opcode uint8
 	Masked bool
 	Len    int64 // payload length as announced
+
+	Stream uint32 // the HTTP/2 stream that carries the WebSocket (RFC 8441); 0 over HTTP/1.1
 }
 
 // Message is one WebSocket message: a data message reassembled from its
@@ -30,6 +32,8 @@ type Message struct {
 	// Close frames only (RFC 6455 section 5.5.1).
 	CloseCode   int    // 0 when the close frame had no body
 	CloseReason string //
+
+	Stream uint32 // the HTTP/2 stream that carries the WebSocket (RFC 8441); 0 over HTTP/1.1
 }
 
 // OpName names a WebSocket opcode: "text", "binary", "close", "ping",
