@@ -197,6 +197,7 @@ func (tp *tapProcess) stop() []capture.Event {
 	if tp.evs != nil {
 		return tp.evs
 	}
+	tp.settle()
 	tp.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case err := <-tp.done:
@@ -214,6 +215,30 @@ func (tp *tapProcess) stop() []capture.Event {
 	}
 	tp.evs = evs
 	return tp.evs
+}
+
+// settle waits, for up to 5 s, until every connection in the capture so far
+// has its close event. A client that saw its server's FIN may finish before
+// frametap has written the close that follows it; stopping frametap then
+// would record that connection as cut by the shutdown.
+func (tp *tapProcess) settle() {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		evs, _ := capture.ReadFile(tp.capPath) // a line being written is not read
+		open := 0
+		for _, ev := range evs {
+			switch ev.Kind {
+			case capture.KindOpen:
+				open++
+			case capture.KindClose:
+				open--
+			}
+		}
+		if open == 0 && len(evs) > 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // conns groups events by connection, in the order connections opened,
