@@ -1,10 +1,7 @@
 package ui
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -186,9 +183,9 @@ func (u *UI) setFilter(src string) {
 // and reports through the status line.
 func (u *UI) write(path string) {
 	evs, _ := u.store.Since(0)
-	u.setNote(fmt.Sprintf("writing %d events to %s…", len(evs), path))
+	u.setNote(fmt.Sprintf("writing %d events to %s…", len(evs), tview.Escape(path)))
 	go func() {
-		err := writeCapture(path, evs)
+		err := capture.WriteFile(path, evs)
 		if err != nil {
 			u.setNote("[red]write failed: " + tview.Escape(err.Error()) + "[-]")
 		} else {
@@ -208,30 +205,4 @@ func (u *UI) getNote() string {
 	u.noteMu.Lock()
 	defer u.noteMu.Unlock()
 	return u.note
-}
-
-// writeCapture writes evs to a new file (mode 0600: captures hold secrets)
-// with capture's encoder. It does not overwrite a file.
-func writeCapture(path string, evs []*capture.Event) error {
-	if path == "" {
-		return errors.New("no file name")
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 64<<10)
-	var buf []byte
-	for _, ev := range evs {
-		buf = ev.AppendJSON(buf[:0])
-		if _, err := w.Write(buf); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
