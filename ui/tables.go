@@ -9,6 +9,44 @@ import (
 	"github.com/rivo/tview"
 )
 
+// guardSelection keeps tview's Table from searching forever for a row to
+// select. To move a selection, tview's Table (v0.42.0, InputHandler) steps
+// cell by cell, wrapping at the table's ends, until it finds a selectable
+// cell or comes back to the cell it started from. Our header row is not
+// selectable, so on a table with no rows it finds nothing; and it starts
+// outside the table, on row 1 (where the dashboard parks the selection of
+// an empty view, and where tview's Draw moves a selection that sits on
+// unselectable rows): it never comes back to it, and the UI goroutine
+// spins for good, the screen frozen and every key lost, q included.
+//
+// The guard is the table's input capture, which sees every key before the
+// table does: with no row to select it takes the key (there is nothing to
+// move), otherwise it first puts a selection that lies outside the rows
+// back on the nearest row. A click outside the rows (the header, the empty
+// space below them) selects nothing, instead of a row that does not exist.
+func (u *UI) guardSelection(t *tview.Table) {
+	t.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
+		n := t.GetRowCount() - 1 // the rows below the header
+		if n < 1 {
+			return nil
+		}
+		if r, c := t.GetSelection(); r < 1 || r > n || c != 0 {
+			u.selecting = true
+			t.Select(min(max(r, 1), n), 0)
+			u.selecting = false
+		}
+		return ev
+	})
+	t.SetMouseCapture(func(action tview.MouseAction, ev *tcell.EventMouse) (tview.MouseAction, *tcell.EventMouse) {
+		if action == tview.MouseLeftClick {
+			if r, _ := t.CellAt(ev.Position()); r < 1 {
+				return tview.MouseConsumed, nil
+			}
+		}
+		return action, ev
+	})
+}
+
 // connTable is the connections table, read from the model on each draw.
 type connTable struct {
 	tview.TableContentReadOnly
@@ -21,11 +59,11 @@ func (t connTable) GetRowCount() int    { return 1 + len(t.u.connView) }
 func (t connTable) GetColumnCount() int { return len(connHeader) }
 
 func (t connTable) GetCell(row, col int) *tview.TableCell {
+	if row < 0 || row > len(t.u.connView) || col < 0 || col >= len(connHeader) {
+		return nil
+	}
 	if row == 0 {
 		return header(connHeader[col])
-	}
-	if row > len(t.u.connView) {
-		return nil
 	}
 	c := t.u.connView[row-1]
 	return cell(connCell(c, col, t.u.clock()), stateColor(c, col))
@@ -102,10 +140,13 @@ func (t timelineTable) GetRowCount() int    { return 1 + len(t.u.tlView) }
 func (t timelineTable) GetColumnCount() int { return len(timelineHeader) }
 
 func (t timelineTable) GetCell(row, col int) *tview.TableCell {
+	if row < 0 || row > len(t.u.tlView) || col < 0 || col >= len(timelineHeader) {
+		return nil
+	}
 	if row == 0 {
 		return header(timelineHeader[col])
 	}
-	if row > len(t.u.tlView) || t.u.tlConn == nil {
+	if t.u.tlConn == nil {
 		return nil
 	}
 	ev := t.u.store.At(t.u.tlView[row-1])

@@ -13,9 +13,10 @@ package ui
 // The package is cut by job: ui.go builds the widgets; run.go is the
 // application loop, the pump and refresh; keys.go the keys, the help and
 // the prompts; selection.go what the selections show; paint.go the titles,
-// the summary and the status line; tables.go the virtual tables;
-// render.go draws once for tests and screenshots. state.go is the model,
-// store.go the events it reads and format.go the text of an event.
+// the summary and the status line; tables.go the virtual tables and the
+// guard on their selection; render.go draws once for tests and
+// screenshots. state.go is the model, store.go the events it reads and
+// format.go the text of an event.
 
 import (
 	"sync"
@@ -137,12 +138,14 @@ func (u *UI) build() {
 	u.conns = tview.NewTable().SetFixed(1, 0).SetSelectable(true, false).SetContent(connTable{u: u})
 	u.conns.SetBorder(true).SetTitleAlign(tview.AlignLeft)
 	u.conns.SetSelectionChangedFunc(func(row, _ int) { u.connSelected(row) })
+	u.guardSelection(u.conns)
 
 	u.summary = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 
 	u.timeline = tview.NewTable().SetFixed(1, 0).SetSelectable(true, false).SetContent(timelineTable{u: u})
 	u.timeline.SetBorder(true).SetTitleAlign(tview.AlignLeft)
 	u.timeline.SetSelectionChangedFunc(func(row, _ int) { u.rowSelected(row) })
+	u.guardSelection(u.timeline)
 
 	u.detail = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(true)
 	u.detail.SetBorder(true).SetTitle(" Detail ").SetTitleAlign(tview.AlignLeft)
