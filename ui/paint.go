@@ -49,10 +49,36 @@ func (u *UI) paintSummary() {
 
 // droppedWhere says where an event the store dropped can still be found.
 func (u *UI) droppedWhere() string {
-	if u.cfg.CaptureFile != "" || u.cfg.ReadOnly {
+	switch {
+	case u.cfg.ReadOnly:
 		return "dropped from memory: only in the capture file"
+	case u.cfg.CaptureFile == "":
+		return "dropped from memory: no capture file"
+	case u.health.failing():
+		return "dropped from memory: in the capture file, unless it is among the events it lost"
 	}
-	return "dropped from memory: no capture file"
+	return "dropped from memory: only in the capture file"
+}
+
+// captureStatus is the status line's word on the capture file, and
+// whether it goes first, so that a narrow terminal does not cut it off:
+// while writing fails. It reads Config.CaptureHealth into u.health.
+func (u *UI) captureStatus() (s string, first bool) {
+	file := tview.Escape(u.cfg.CaptureFile)
+	if u.cfg.CaptureHealth == nil {
+		return fmt.Sprintf("capture %s: %d events seen", file, u.store.Total()), false
+	}
+	h := &u.health
+	h.written, h.lost, h.err = u.cfg.CaptureHealth()
+	switch {
+	case h.err != nil:
+		// The count before the reason, which may be long.
+		return fmt.Sprintf("[white:red::b]capture %s FAILING[-:-:-][red]: %d %s not written (%d written) · %s[-]",
+			file, h.lost, plural(int(h.lost), "event", "events"), h.written, tview.Escape(h.err.Error())), true
+	case h.lost > 0:
+		return fmt.Sprintf("[red]capture %s: %d events written · %d lost, not written[-]", file, h.written, h.lost), false
+	}
+	return fmt.Sprintf("capture %s: %d events written", file, h.written), false
 }
 
 func (u *UI) paintStatus() {
@@ -66,7 +92,12 @@ func (u *UI) paintStatus() {
 			parts[0] = "[white:red::b]UPSTREAM CERTS NOT VERIFIED (-k)[-:-:-] · " + parts[0]
 		}
 		if u.cfg.CaptureFile != "" {
-			parts = append(parts, fmt.Sprintf("capture %s: %d events", tview.Escape(u.cfg.CaptureFile), u.store.Total()))
+			c, first := u.captureStatus()
+			if first {
+				parts = append([]string{c}, parts...)
+			} else {
+				parts = append(parts, c)
+			}
 		} else {
 			parts = append(parts, fmt.Sprintf("no capture file (w writes one): %d events", u.store.Total()))
 		}
@@ -93,8 +124,9 @@ func (u *UI) paintStatus() {
 	// had applied it first.
 	if d := u.store.Dropped(); d > 0 && u.store.Total() > 0 {
 		where := "only in the capture file"
-		if u.cfg.CaptureFile == "" && !u.cfg.ReadOnly {
-			where = "dropped from memory" // the status says there is no capture file
+		if u.cfg.CaptureFile == "" && !u.cfg.ReadOnly || u.health.failing() {
+			// The status says there is no capture file, or that it lost events.
+			where = "dropped from memory"
 		}
 		parts = append(parts, fmt.Sprintf("[yellow]%d older events %s[-]", d, where))
 	}

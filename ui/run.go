@@ -42,9 +42,10 @@ func (u *UI) Run(ctx context.Context) error {
 }
 
 // pump asks for a refresh at most every Interval, when the store took new
-// events or something else changed, and once a second for the clocks. It
-// starts once the application has drawn (app.Run may fail before) and
-// stops on Quit or when app.Run returns.
+// events or something else changed (a write finished, the capture file
+// started failing, lost events or recovered), and once a second for the
+// clocks. It starts once the application has drawn (app.Run may fail
+// before) and stops on Quit or when app.Run returns.
 func (u *UI) pump() {
 	defer close(u.pumpDone)
 	select {
@@ -56,7 +57,10 @@ func (u *UI) pump() {
 	}
 	t := time.NewTicker(u.cfg.Interval)
 	defer t.Stop()
-	var last time.Time
+	var (
+		last time.Time
+		hl   healthNews
+	)
 	for {
 		select {
 		case <-u.quit:
@@ -65,7 +69,7 @@ func (u *UI) pump() {
 			return
 		case <-t.C:
 		}
-		changed := int64(u.store.Total()) != u.seen.Load() || u.dirty.Swap(false)
+		changed := int64(u.store.Total()) != u.seen.Load() || u.dirty.Swap(false) || hl.changed(u.cfg.CaptureHealth)
 		if !changed && time.Since(last) < time.Second {
 			continue
 		}
@@ -74,6 +78,31 @@ func (u *UI) pump() {
 			return
 		}
 	}
+}
+
+// healthNews remembers what the capture file's health last said that the
+// status line shows: whether it fails and why, and how many events it lost.
+type healthNews struct {
+	lost int64
+	err  string
+}
+
+// changed calls f (if not nil) and reports whether the news differ from
+// the last call's.
+func (n *healthNews) changed(f func() (written, lost int64, err error)) bool {
+	if f == nil {
+		return false
+	}
+	_, lost, err := f()
+	now := healthNews{lost: lost}
+	if err != nil {
+		now.err = err.Error()
+	}
+	if now == *n {
+		return false
+	}
+	*n = now
+	return true
 }
 
 // queueRefresh runs refresh on the UI goroutine and redraws. tview's

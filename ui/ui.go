@@ -35,6 +35,16 @@ type Config struct {
 	// CaptureFile is the file the capture log goes to, for the status line.
 	// If empty, the w key offers to write the events held so far.
 	CaptureFile string
+	// CaptureHealth reports on the capture file: how many events it has
+	// written, how many it lost (will never write), and the error that
+	// keeps it from writing now (nil while writing works, and again once
+	// it resumed). The status line then counts the events written, not
+	// those seen, and turns red while writing fails (saying why and how
+	// many events were not written) and, after, for as long as any were
+	// lost. If nil, the status line counts the events seen. It is called
+	// from the dashboard's goroutines, on each redraw and once per
+	// Interval: it must be safe for concurrent use, and quick.
+	CaptureHealth func() (written, lost int64, err error)
 	// ReadOnly shows a saved capture (frametap view): no rates, and no p or
 	// w keys. Source names the file for the status line.
 	ReadOnly bool
@@ -87,6 +97,7 @@ type UI struct {
 	paused    bool
 	helpShown bool
 	prompting string // "filter" or "write" while the prompt is open
+	health    health // the capture file's, as the status line last showed it
 	selecting bool   // the selection is being moved by code, not the user
 	samples   []sample
 
@@ -101,6 +112,15 @@ type UI struct {
 	runDone  chan struct{} // closed when app.Run has returned
 	onceDraw sync.Once
 }
+
+// health is what Config.CaptureHealth said.
+type health struct {
+	written, lost int64
+	err           error
+}
+
+// failing reports whether the capture file fails now or lost events.
+func (h health) failing() bool { return h.err != nil || h.lost > 0 }
 
 // sample is the cumulative counters at one moment, for the rates.
 type sample struct {
