@@ -128,9 +128,10 @@ func (l *liveUI) waitFor(wants ...string) error {
 // press injects one input into the screen's event queue. The queue is
 // bounded: a stuck loop would block the injection, so it gives up.
 func (l *liveUI) press(in input) error {
+	sends := in.send(l) // here: it may read the screen, and fail the test
 	sent := make(chan struct{})
 	go func() {
-		for _, f := range in.send(l) {
+		for _, f := range sends {
 			f()
 		}
 		close(sent)
@@ -233,7 +234,10 @@ func then(a, b input) input {
 
 // where returns a point inside the top border of the pane titled title.
 func (l *liveUI) where(title string) (x, y int) {
-	s, _ := l.text()
+	s, ok := l.text()
+	if !ok {
+		l.t.Fatalf("%v while looking for the %s pane", errHung, title)
+	}
 	for y, line := range strings.Split(s, "\n") {
 		if i := strings.Index(line, title); i >= 0 {
 			return 4, y
