@@ -1,58 +1,85 @@
 package main
 
-// The dashboard end to end: the built binary's `frametap demo` in a real
-// terminal (tmux), read back with capture-pane. Runs only with
-// FRAMETAP_E2E=1; then a missing tmux is a failure:
+// The dashboard end to end: the built binary (`frametap demo`, and
+// `frametap` with a Go client through it) in a real terminal (tmux), read
+// back with capture-pane. Runs only with FRAMETAP_E2E=1; then a missing
+// tmux is a failure:
 //
 //	apt-get install -y tmux
 //	FRAMETAP_E2E=1 go test ./cmd/frametap/ -run E2EDashboard -v
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestE2EDashboardDemoInTmux(t *testing.T) {
-	requireE2E(t)
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
+// tmuxSession is a program running in a terminal of a private tmux server
+// (so the test touches no session of the user's), w×h, read back with
+// capture-pane.
+type tmuxSession struct {
+	t        *testing.T
+	sock     string
+	name     string
+	exitFile string // the program's exit status is written there
+}
+
+// startTmux runs cmdline (a shell command) in a new w×h tmux session.
+func startTmux(t *testing.T, cmdline string, w, h int) *tmuxSession {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatalf("FRAMETAP_E2E=1 needs tmux: %v", err)
 	}
-	// A private tmux server, so the test touches no session of the user's.
-	sock := filepath.Join(t.TempDir(), "tmux.sock")
-	session := fmt.Sprintf("frametap-e2e-%d", os.Getpid())
-	tm := func(args ...string) (string, error) {
-		out, err := exec.Command(tmux, append([]string{"-S", sock}, args...)...).CombinedOutput()
-		return string(out), err
+	s := &tmuxSession{
+		t:        t,
+		sock:     filepath.Join(t.TempDir(), "tmux.sock"),
+		name:     fmt.Sprintf("frametap-e2e-%d", os.Getpid()),
+		exitFile: filepath.Join(t.TempDir(), "exit"),
 	}
-	exitFile := filepath.Join(t.TempDir(), "exit")
-	capPath := filepath.Join(t.TempDir(), "demo.jsonl")
-	cmdline := fmt.Sprintf("GORACE=atexit_sleep_ms=10 %q demo -w %q; echo $? > %q; sleep 60", e2eBinary, capPath, exitFile)
-	if out, err := tm("new-session", "-d", "-s", session, "-x", "200", "-y", "50", "sh", "-c", cmdline); err != nil {
+	cmdline = fmt.Sprintf("%s; echo $? > %q; sleep 60", cmdline, s.exitFile)
+	if out, err := s.tm("new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "sh", "-c", cmdline); err != nil {
 		t.Fatalf("tmux new-session: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { tm("kill-server") })
+	t.Cleanup(func() { s.tm("kill-server") })
+	return s
+}
 
-	pane := func() string {
-		out, _ := tm("capture-pane", "-p", "-t", session)
-		return out
+func (s *tmuxSession) tm(args ...string) (string, error) {
+	out, err := exec.Command("tmux", append([]string{"-S", s.sock}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// pane returns the terminal's text.
+func (s *tmuxSession) pane() string {
+	out, _ := s.tm("capture-pane", "-p", "-t", s.name)
+	return out
+}
+
+// keys sends tmux key names (Up, Enter, BTab, NPage…); literal text with
+// -l first.
+func (s *tmuxSession) keys(keys ...string) {
+	s.t.Helper()
+	if out, err := s.tm(append([]string{"send-keys", "-t", s.name}, keys...)...); err != nil {
+		s.t.Fatalf("tmux send-keys %q: %v\n%s", keys, err, out)
 	}
-	// What the demo must put on screen: both kinds of connection, the
-	// WebSocket's messages in the timeline, and the teaching summary.
-	wants := []string{
-		"Connections (", "websocket",
-		"WebSocket:", "pushed by the server", "TEXT", "101 Switching Protocols",
-		"regular (demo)", "capture " + capPath,
-	}
-	var screen string
-	deadline := time.Now().Add(20 * time.Second)
+}
+
+// waitFor polls the pane until it shows every one of wants, and returns
+// it; it fails the test at the deadline.
+func (s *tmuxSession) waitFor(d time.Duration, what string, wants ...string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(d)
 	for {
-		screen = pane()
+		screen := s.pane()
 		missing := ""
 		for _, w := range wants {
 			if !strings.Contains(screen, w) {
@@ -61,13 +88,42 @@ func TestE2EDashboardDemoInTmux(t *testing.T) {
 			}
 		}
 		if missing == "" {
-			break
+			return screen
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the dashboard never showed %q:\n%s", missing, screen)
+			s.t.Fatalf("%s: the dashboard never showed %q:\n%s", what, missing, screen)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// waitExit waits for the program to exit with status 0 after what.
+func (s *tmuxSession) waitExit(what string) {
+	s.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if b, err := os.ReadFile(s.exitFile); err == nil && len(b) > 0 {
+			if code := strings.TrimSpace(string(b)); code != "0" {
+				s.t.Fatalf("frametap exited with %s after %s:\n%s", code, what, s.pane())
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("frametap did not exit after %s:\n%s", what, s.pane())
+		}
+	}
+}
+
+func TestE2EDashboardDemoInTmux(t *testing.T) {
+	requireE2E(t)
+	capPath := filepath.Join(t.TempDir(), "demo.jsonl")
+	s := startTmux(t, fmt.Sprintf("GORACE=atexit_sleep_ms=10 %q demo -w %q", e2eBinary, capPath), 200, 50)
+
+	// What the demo must put on screen: both kinds of connection, the
+	// WebSocket's messages in the timeline, and the teaching summary.
+	screen := s.waitFor(20*time.Second, "the demo",
+		"Connections (", "websocket",
+		"WebSocket:", "pushed by the server", "TEXT", "101 Switching Protocols",
+		"regular (demo)", "capture "+capPath)
 	t.Logf("dashboard during the demo:\n%s", screen)
 
 	// Filters pick one connection each: the polling one teaches keep-alive,
@@ -76,36 +132,71 @@ func TestE2EDashboardDemoInTmux(t *testing.T) {
 		{"api/poll", "requests on 1 TCP connection (keep-alive)", "→ GET http://127.0.0.1:"},
 		{"websocket", "→ TEXT", "← TEXT"},
 	} {
-		tm("send-keys", "-t", session, "/")
-		tm("send-keys", "-t", session, "C-u")
-		tm("send-keys", "-t", session, "-l", f.filter)
-		tm("send-keys", "-t", session, "Enter")
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-			screen = pane()
-			if strings.Contains(screen, "filter ") && strings.Contains(screen, f.want1) && strings.Contains(screen, f.want2) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("filter %q: the dashboard lacks %q and %q:\n%s", f.filter, f.want1, f.want2, screen)
-			}
-		}
+		s.keys("/")
+		s.keys("C-u")
+		s.keys("-l", f.filter)
+		s.keys("Enter")
+		s.waitFor(10*time.Second, "filter "+f.filter, "filter ", f.want1, f.want2)
 	}
 
-	tm("send-keys", "-t", session, "q")
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if b, err := os.ReadFile(exitFile); err == nil && len(b) > 0 {
-			if code := strings.TrimSpace(string(b)); code != "0" {
-				t.Fatalf("frametap demo exited with %s after q:\n%s", code, pane())
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("frametap demo did not exit after q:\n%s", pane())
-		}
-	}
+	s.keys("q")
+	s.waitExit("q")
 	// The capture was flushed on the way out.
 	b, err := os.ReadFile(capPath)
 	if err != nil || !strings.Contains(string(b), `"kind":"message"`) {
 		t.Errorf("capture after q: %v, %d bytes, no message events", err, len(b))
 	}
+}
+
+// The first keys a user presses, before the first connection and under a
+// filter that hides every row, in a real terminal: the dashboard still
+// shows the traffic that comes after, and q still quits (issue 8, defect
+// 11: tview's table searched forever for a row to select, and the screen
+// froze for good).
+func TestE2EDashboardEmptyKeysInTmux(t *testing.T) {
+	requireE2E(t)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "pong") }))
+	defer up.Close()
+	s := startTmux(t, fmt.Sprintf("GORACE=atexit_sleep_ms=10 %q --listen 127.0.0.1:0", e2eBinary), 160, 40)
+	screen := s.waitFor(20*time.Second, "start", "Connections (0)", "frametap 127.0.0.1:")
+	m := regexp.MustCompile(`frametap (127\.0\.0\.1:\d+) regular`).FindStringSubmatch(screen)
+	if m == nil {
+		t.Fatalf("no listen address in the status line:\n%s", screen)
+	}
+	proxy, _ := url.Parse("http://" + m[1])
+	get := func(path string) {
+		t.Helper()
+		// A connection of its own for each request: each is a new row.
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxy), DisableKeepAlives: true}}
+		resp, err := c.Get(up.URL + path)
+		if err != nil {
+			t.Fatalf("GET %s through frametap: %v\n%s", path, err, s.pane())
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "pong" {
+			t.Fatalf("GET %s through frametap: %q", path, b)
+		}
+	}
+
+	// Every moving key on the empty connections table, then on the empty
+	// timeline, then back.
+	moves := []string{"j", "k", "Up", "Down", "NPage", "PPage", "g", "G", "Home", "End"}
+	s.keys(moves...)
+	s.keys("Tab")
+	s.keys(moves...)
+	s.keys("BTab")
+	get("/first")
+	s.waitFor(15*time.Second, "traffic after moving on an empty dashboard", "Connections (1)", "GET "+up.URL+"/first")
+
+	// A filter that hides every row, then the timeline and moves.
+	s.keys("/")
+	s.keys("-l", "zzqx")
+	s.keys("Enter", "Tab", "Up", "Down", "NPage", "BTab", "Up", "j")
+	s.waitFor(10*time.Second, "the filter", "Connections (0 of 1)", "filter ")
+	get("/second")
+	s.waitFor(15*time.Second, "traffic under a filter that hides it", "Connections (0 of 2)")
+
+	s.keys("q")
+	s.waitExit("q under a filter that hides every row")
 }

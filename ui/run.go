@@ -1,0 +1,187 @@
+package ui
+
+import (
+	"context"
+	"time"
+)
+
+// Quit stops the pump, then the application; Run returns. It is safe for
+// concurrent use and may be called more than once.
+func (u *UI) Quit() {
+	u.quitOnce.Do(func() { close(u.quit) })
+}
+
+// Run shows the dashboard until the user quits or ctx is done. It returns
+// app.Run's error when the terminal fails, at the start or later.
+func (u *UI) Run(ctx context.Context) error {
+	go u.pump()
+	runDone := u.runDone
+	go func() {
+		select {
+		case <-ctx.Done():
+			u.Quit()
+		case <-u.quit:
+		}
+		// Stop the pump first: it may be waiting in QueueUpdateDraw, which
+		// only returns while the application runs.
+		<-u.pumpDone
+		for {
+			u.app.Stop()
+			select {
+			case <-runDone:
+				return
+			case <-time.After(50 * time.Millisecond): // Run may not have started yet
+			}
+		}
+	}()
+	err := u.app.Run()
+	close(u.runDone) // the pump stops waiting for updates no one will run
+	u.Quit()
+	<-u.pumpDone
+	return err
+}
+
+// pump asks for a refresh at most every Interval, when the store took new
+// events or something else changed (a write finished, the capture file
+// started failing, lost events or recovered), and once a second for the
+// clocks. It starts once the application has drawn (app.Run may fail
+// before) and stops on Quit or when app.Run returns.
+func (u *UI) pump() {
+	defer close(u.pumpDone)
+	select {
+	case <-u.started:
+	case <-u.quit:
+		return
+	case <-u.runDone:
+		return
+	}
+	t := time.NewTicker(u.cfg.Interval)
+	defer t.Stop()
+	var (
+		last time.Time
+		hl   healthNews
+	)
+	for {
+		select {
+		case <-u.quit:
+			return
+		case <-u.runDone:
+			return
+		case <-t.C:
+		}
+		changed := int64(u.store.Total()) != u.seen.Load() || u.dirty.Swap(false) || hl.changed(u.cfg.CaptureHealth)
+		if !changed && time.Since(last) < time.Second {
+			continue
+		}
+		last = time.Now()
+		if !u.queueRefresh() {
+			return
+		}
+	}
+}
+
+// healthNews remembers what the capture file's health last said that the
+// status line shows: whether it fails and why, and how many events it lost.
+type healthNews struct {
+	lost int64
+	err  string
+}
+
+// changed calls f (if not nil) and reports whether the news differ from
+// the last call's.
+func (n *healthNews) changed(f func() (written, lost int64, err error)) bool {
+	if f == nil {
+		return false
+	}
+	_, lost, err := f()
+	now := healthNews{lost: lost}
+	if err != nil {
+		now.err = err.Error()
+	}
+	if now == *n {
+		return false
+	}
+	*n = now
+	return true
+}
+
+// queueRefresh runs refresh on the UI goroutine and redraws. tview's
+// QueueUpdateDraw waits until the event loop has run the update, and
+// forever once app.Run has returned by itself (the terminal went away), so
+// the call waits in a goroutine of its own and queueRefresh gives up when
+// app.Run returns; it reports whether the refresh ran. It does not give up
+// on Quit: while the application runs the update will run, and Run stops
+// the application only after the pump has returned.
+func (u *UI) queueRefresh() bool {
+	done := make(chan struct{})
+	go func() {
+		u.app.QueueUpdateDraw(u.refresh)
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-u.runDone:
+		return false
+	}
+}
+
+// refresh applies the new events (unless paused) and updates the widgets.
+// It runs on the UI goroutine.
+func (u *UI) refresh() {
+	select {
+	case <-u.quit:
+		return
+	default:
+	}
+	u.seen.Store(int64(u.store.Total()))
+	if !u.paused {
+		evs, first := u.store.Since(u.st.applied)
+		for k, ev := range evs {
+			u.st.apply(first+k, ev)
+		}
+		if b := u.store.Base(); b != u.base {
+			u.base = b
+			u.st.trim(b)
+			u.tlScanned, u.tlView = 0, nil
+		}
+	}
+	u.takeSample()
+	u.connView = u.st.visible(u.connView)
+	u.updateTimeline()
+	if u.follow {
+		u.selectLast()
+	} else {
+		u.clampSelection()
+	}
+	u.paintStatus()
+	u.paintTitles()
+}
+
+func (u *UI) takeSample() {
+	if u.cfg.ReadOnly {
+		return
+	}
+	now := u.now()
+	u.samples = append(u.samples, sample{now, u.st.msgs, u.st.wire})
+	// Keep about two seconds of samples.
+	i := 0
+	for i < len(u.samples)-2 && now.Sub(u.samples[i+1].t) > time.Second {
+		i++
+	}
+	u.samples = u.samples[i:]
+}
+
+// rates returns data messages and wire bytes per second over the last
+// second or so.
+func (u *UI) rates() (msgs, bytes float64) {
+	if len(u.samples) < 2 {
+		return 0, 0
+	}
+	a, b := u.samples[0], u.samples[len(u.samples)-1]
+	d := b.t.Sub(a.t).Seconds()
+	if d <= 0 {
+		return 0, 0
+	}
+	return float64(b.msgs-a.msgs) / d, float64(b.wire-a.wire) / d
+}
