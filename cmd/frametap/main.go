@@ -185,11 +185,13 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 
 	var outputs []capture.Output
 	var logs []*capture.Log
+	var captureHealth func() (written, lost int64, err error) // the -w file's, for the status line
 	if o.write != "" {
 		l, err := capture.NewFileLog(o.write, capture.JSON)
 		if err != nil {
 			return err
 		}
+		captureHealth = func() (int64, int64, error) { h := l.Health(); return h.Written, h.Lost, h.Err }
 		logs = append(logs, l)
 		outputs = append(outputs, l)
 		go watchCapture(l, "capture file "+o.write, logw)
@@ -266,7 +268,7 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		if demo != nil {
 			modeName += " (demo)"
 		}
-		dash := ui.New(ui.Config{Listen: ln.Addr().String(), Mode: modeName, CaptureFile: o.write, Insecure: tlsc.insecure}, store)
+		dash := ui.New(ui.Config{Listen: ln.Addr().String(), Mode: modeName, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure}, store)
 		uiErr := make(chan error, 1)
 		go func() { uiErr <- dash.Run(ctx) }()
 		select {
