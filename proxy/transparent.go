@@ -1,0 +1,53 @@
+package proxy
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+)
+
+// transparentFront is transparent mode's front: the client dialed some
+// server and a firewall rule (nftables or iptables REDIRECT) brought the
+// connection to frametap instead. The server is the address the client
+// dialed, read from the socket (SO_ORIGINAL_DST); what follows is a tunnel
+// to it, as after a CONNECT: TLS is intercepted with a leaf for the
+// ClientHello's SNI, else for the original IP. It runs on the client
+// goroutine.
+type transparentFront struct {
+	c   *conn
+	tun tunnel
+}
+
+func newTransparent(c *conn) *transparentFront {
+	return &transparentFront{c: c, tun: tunnel{c: c}}
+}
+
+// start reads the original destination, records the open event with it
+// and dials it. A connection that was not redirected, or whose
+// destination cannot be reached, gets an error event and is closed: the
+// client's protocol is not known yet, so there is nothing to answer it.
+func (tf *transparentFront) start() error {
+	c := tf.c
+	dst, err := originalDst(c.raw)
+	if err != nil {
+		c.recordFailure("client", fmt.Errorf("transparent mode: the connection's original destination is unknown (%w): was it redirected to frametap by a firewall rule (see the README)?", err))
+		return errAnswered
+	}
+	addr := dst.String()
+	if local, ok := c.raw.LocalAddr().(*net.TCPAddr); ok && netip.AddrPortFrom(local.AddrPort().Addr().Unmap(), local.AddrPort().Port()) == dst {
+		c.recordFailure("client", fmt.Errorf("transparent mode: the client dialed frametap's listener %s itself, not a server redirected to it: closed, as relaying it to itself would loop", addr))
+		return errAnswered
+	}
+	c.setServer(addr)
+	c.recordOpen()
+	nc, err := c.dial(addr)
+	if err != nil {
+		c.recordFailure("server", err)
+		return errAnswered
+	}
+	tf.tun.open(nc, addr)
+	return nil
+}
+
+func (tf *transparentFront) clientChunk(b []byte) error { return tf.tun.chunk(b) }
+func (tf *transparentFront) release()                   { tf.tun.release() }
