@@ -137,6 +137,11 @@ type Proxy struct {
 
 	outputWarned atomic.Bool
 
+	// own holds the local addresses of the upstream sockets transparent
+	// connections dialed, so that one the firewall redirects back to
+	// frametap is refused instead of relayed in a loop (transparent.go).
+	own sync.Map
+
 	allow         *regexp.Regexp // Config.AllowUpstream anchored at both ends
 	dialContext   dialFunc
 	headerTimeout time.Duration // <= 0: none

@@ -16,6 +16,7 @@ import (
 type transparentFront struct {
 	c   *conn
 	tun tunnel
+	own string // the local address of the upstream socket it dialed, while registered in Proxy.own
 }
 
 func newTransparent(c *conn) *transparentFront {
@@ -40,14 +41,29 @@ func (tf *transparentFront) start() error {
 	}
 	c.setServer(addr)
 	c.recordOpen()
+	if _, loop := c.p.own.Load(c.raw.RemoteAddr().String()); loop {
+		c.recordFailure("client", fmt.Errorf("transparent mode: this connection to %s is frametap's own upstream connection, redirected back to it: not relayed again, as that would loop; mark frametap's upstream sockets with --set-mark N and leave that mark out of the redirect rule (see the README)", addr))
+		return errAnswered
+	}
 	nc, err := c.dial(addr)
 	if err != nil {
 		c.recordFailure("server", err)
 		return errAnswered
 	}
+	// Should the firewall send this socket back to frametap (no mark, or
+	// a rule without the mark's exception), the connection that arrives
+	// is known by its client address.
+	tf.own = nc.LocalAddr().String()
+	c.p.own.Store(tf.own, struct{}{})
 	tf.tun.open(nc, addr)
 	return nil
 }
 
 func (tf *transparentFront) clientChunk(b []byte) error { return tf.tun.chunk(b) }
-func (tf *transparentFront) release()                   { tf.tun.release() }
+
+func (tf *transparentFront) release() {
+	tf.tun.release()
+	if tf.own != "" {
+		tf.c.p.own.Delete(tf.own)
+	}
+}

@@ -163,7 +163,7 @@ func (v *via) connect(ctx context.Context, nc net.Conn, addr string) (_ net.Conn
 	status = strings.TrimRight(status, "\r")
 	if !connectAccepted(status) {
 		hint := ""
-		if strings.Contains(status, " 407") {
+		if strings.Contains(status, " 407") || strings.Contains(status, " 401") { // tinyproxy says 401
 			hint = " (it wants credentials: --mode upstream:http://user:pass@host:port)"
 			if v.auth != "" {
 				hint = " (it refused the credentials given in --mode upstream:...)"
