@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frametap/frametap/capture"
 )
@@ -174,6 +175,63 @@ func TestTransparentE2E(t *testing.T) {
 		t.Errorf("without the mark: %d connections, %d refused as a loop:\n%s", len(conns), refused, dumpEvents(evs))
 	}
 	t.Logf("without the mark, the loop was cut after %d connections", len(conns))
+
+	transparentContainer(t, w, run)
+}
+
+// transparentContainer is the README's recipe for a container's traffic: a
+// child namespace (the container) behind a veth pair, its connections
+// redirected as they arrive (prerouting) to frametap listening on the
+// host's end of the pair. frametap's own connections leave through the
+// output hook, which the rule does not touch: no mark is needed.
+func transparentContainer(t *testing.T, w *modeWorld, run func(string, ...string)) {
+	t.Helper()
+	run("nft", "flush", "ruleset") // the host's own traffic is not redirected in this part
+	ctr := exec.Command("unshare", "-n", "sleep", "60")
+	if err := ctr.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ctr.Process.Kill(); ctr.Wait() })
+	pid := fmt.Sprint(ctr.Process.Pid)
+	// The container's network namespace is there once sleep runs in it.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		self, _ := os.Readlink("/proc/self/ns/net")
+		other, _ := os.Readlink("/proc/" + pid + "/ns/net")
+		if other != "" && other != self {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the container's namespace did not appear")
+		}
+	}
+	run("ip", "link", "add", "veth-h", "type", "veth", "peer", "name", "veth-c", "netns", pid)
+	run("ip", "addr", "add", "10.77.0.1/24", "dev", "veth-h")
+	run("ip", "link", "set", "veth-h", "up")
+	run("nsenter", "-t", pid, "-n", "sh", "-c", "ip link set lo up && ip addr add 10.77.0.2/24 dev veth-c && ip link set veth-c up && ip route add default via 10.77.0.1")
+	run("ip", "addr", "add", "198.18.0.5/32", "dev", "lo") // a server the container reaches through the host
+	ln, err := net.Listen("tcp", "198.18.0.5:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { fmt.Fprintf(rw, "server %s", r.URL.Path) })}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	rules := filepath.Join(t.TempDir(), "container.nft")
+	os.WriteFile(rules, []byte("table ip frametap {\n\tchain pre {\n\t\ttype nat hook prerouting priority -100; policy accept;\n"+
+		"\t\tiifname \"veth-h\" tcp dport { 80, 443 } redirect to :8081\n\t}\n}\n"), 0o600)
+	run("nft", "-f", rules)
+
+	tp := startTapListening(t, []string{"10.77.0.1:8081"}, "--mode", "transparent", "--listen-host", "10.77.0.1", "-p", "8081", "--ca-dir", w.ca.Dir)
+	out, err := exec.Command("nsenter", "-t", pid, "-n", "curl", "-sS", "--max-time", "20", "http://198.18.0.5/from-the-container").CombinedOutput()
+	if err != nil || string(out) != "server /from-the-container" {
+		t.Errorf("curl in the container: %q, %v", out, err)
+	}
+	evs := tp.stop()
+	conns := withoutProbes(tp, evs)
+	if len(conns) != 1 || conns[0][0].Server != "198.18.0.5:80" || !strings.HasPrefix(conns[0][0].Client, "10.77.0.2:") ||
+		len(eventsOfKind(conns[0], capture.KindResponse)) != 1 || len(eventsOfKind(conns[0], capture.KindError)) != 0 {
+		t.Errorf("the container's connection:\n%s", dumpEvents(evs))
+	}
 }
 
 // byConnOrder groups events by connection in the order they opened.
