@@ -96,16 +96,20 @@ func serveEchoWS(w http.ResponseWriter, r *http.Request) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(20 * time.Second))
 	for {
-		f, err := ws.ReadFrame(conn)
-		if err != nil || f.Header.Length > 1<<16 {
+		h, err := ws.ReadHeader(conn)
+		if err != nil || h.Length > 1<<16 {
 			return
 		}
-		f = ws.UnmaskFrameInPlace(f)
-		if f.Header.OpCode == ws.OpClose {
-			ws.WriteFrame(conn, ws.NewCloseFrame(f.Payload))
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(conn, p); err != nil {
 			return
 		}
-		ws.WriteFrame(conn, ws.NewFrame(f.Header.OpCode, true, append([]byte("echo:"), f.Payload...)))
+		ws.Cipher(p, h.Mask, 0)
+		if h.OpCode == ws.OpClose {
+			ws.WriteFrame(conn, ws.NewCloseFrame(p))
+			return
+		}
+		ws.WriteFrame(conn, ws.NewFrame(h.OpCode, true, append([]byte("echo:"), p...)))
 	}
 }
 
