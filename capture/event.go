@@ -34,7 +34,10 @@ type Event struct {
 	// open
 	Client string // "client": the client socket's ip:port
 	Server string // "server": upstream host:port once known (open, request, response)
-	Mode   string // "mode": "regular" or "reverse" (open)
+	Mode   string // "mode": "regular", "reverse", "socks5", "transparent" or "upstream" (open)
+
+	// open, issue 12 (several listeners): the listener's address
+	Listen string // "listen": frametap's own host:port the connection arrived on (open); omitted when empty
 
 	// close
 	BytesFromClient int64  // "bytes_from_client"

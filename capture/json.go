@@ -43,6 +43,9 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 			dst = appendStringField(dst, "server", e.Server)
 		}
 		dst = appendStringField(dst, "mode", e.Mode)
+		if e.Listen != "" {
+			dst = appendStringField(dst, "listen", e.Listen)
+		}
 	case KindClose:
 		dst = appendIntField(dst, "bytes_from_client", e.BytesFromClient)
 		dst = appendIntField(dst, "bytes_from_server", e.BytesFromServer)
@@ -387,6 +390,7 @@ type wireEvent struct {
 	Client string `json:"client"`
 	Server string `json:"server"`
 	Mode   string `json:"mode"`
+	Listen string `json:"listen"` // open, issue 12
 
 	BytesFromClient int64  `json:"bytes_from_client"`
 	BytesFromServer int64  `json:"bytes_from_server"`
@@ -457,7 +461,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	}
 	*e = Event{
 		Kind: w.Kind, Conn: w.Conn, Time: w.Time.UTC(), From: w.From,
-		Client: w.Client, Server: w.Server, Mode: w.Mode,
+		Client: w.Client, Server: w.Server, Mode: w.Mode, Listen: w.Listen,
 		BytesFromClient: w.BytesFromClient, BytesFromServer: w.BytesFromServer,
 		Err: w.Err, WebSocket: w.WSCloseClean != nil, WSClosedBy: w.WSClosedBy,
 		Seq: w.Seq, Method: w.Method, Target: w.Target, Host: w.Host, Proto: w.Proto,

@@ -33,6 +33,11 @@ func TestAppendJSON(t *testing.T) {
 			`{"kind":"open","conn":3,"t":"2025-03-14T19:51:02.123456789Z","client":"127.0.0.1:51234","server":"example:80","mode":"reverse"}`},
 		{"open without server", Event{Kind: KindOpen, Conn: 3, Time: t0, Client: "[::1]:5", Mode: "regular"},
 			`{"kind":"open","conn":3,"t":"2025-03-14T19:51:02.123456789Z","client":"[::1]:5","mode":"regular"}`},
+		// issue 12: the listener, and a SOCKS5 destination as the client named it
+		{"open socks5", Event{Kind: KindOpen, Conn: 4, Time: t0, Client: "127.0.0.1:5", Server: "example.test:443", Mode: "socks5", Listen: "127.0.0.1:1080"},
+			`{"kind":"open","conn":4,"t":"2025-03-14T19:51:02.123456789Z","client":"127.0.0.1:5","server":"example.test:443","mode":"socks5","listen":"127.0.0.1:1080"}`},
+		{"open transparent ipv6", Event{Kind: KindOpen, Conn: 5, Time: t0, Client: "[::1]:5", Server: "[fd00::5]:80", Mode: "transparent", Listen: "[::1]:8080"},
+			`{"kind":"open","conn":5,"t":"2025-03-14T19:51:02.123456789Z","client":"[::1]:5","server":"[fd00::5]:80","mode":"transparent","listen":"[::1]:8080"}`},
 		{"time in UTC, zeros trimmed", Event{Kind: KindOpen, Conn: 1, Time: time.Date(2025, 1, 2, 4, 5, 6, 100000000, time.FixedZone("X", 3600))},
 			`{"kind":"open","conn":1,"t":"2025-01-02T03:05:06.1Z","client":"","mode":""}`},
 		{"close plain", Event{Kind: KindClose, Conn: 3, Time: t0, BytesFromClient: 1234, BytesFromServer: 5678},

@@ -42,6 +42,10 @@ func (e *Event) AppendText(dst []byte) []byte {
 		}
 		dst = append(dst, " ("...)
 		dst = appendLine(dst, e.Mode)
+		if e.Listen != "" {
+			dst = append(dst, " on "...)
+			dst = appendWord(dst, e.Listen)
+		}
 		dst = append(dst, ')')
 	case KindClose:
 		dst = append(dst, " ↑"...)

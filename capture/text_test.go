@@ -21,6 +21,8 @@ func TestAppendText(t *testing.T) {
 			"#3 open     127.0.0.1:51234 -> example:80 (reverse)"},
 		{"open regular", Event{Kind: KindOpen, Conn: 3, Client: "127.0.0.1:51234", Mode: "regular"},
 			"#3 open     127.0.0.1:51234 (regular)"},
+		{"open socks5", Event{Kind: KindOpen, Conn: 4, Client: "127.0.0.1:5", Server: "example.test:443", Mode: "socks5", Listen: "127.0.0.1:1080"},
+			"#4 open     127.0.0.1:5 -> example.test:443 (socks5 on 127.0.0.1:1080)"},
 		{"request", Event{Kind: KindRequest, Conn: 3, Seq: 1, Method: "GET", Target: "/index.html", Proto: "HTTP/1.1", Host: "example"},
 			"#3 request  #1 GET /index.html HTTP/1.1 host=example body=0"},
 		{"request odd target", Event{Kind: KindRequest, Conn: 3, Seq: 1, Method: "GET", Target: "/a b\r\nX: y", Proto: "HTTP/1.1", BodyLen: 7, Truncated: true, Trailers: []Header{{"A", "b"}}},

@@ -20,8 +20,11 @@ var errShutdown = errors.New("frametap shut down")
 // front is how a connection finds its upstream and what it does with the
 // client's bytes before the shared relay forwards them. Regular mode's
 // forwarder routes each request to the host it names and opens CONNECT
-// tunnels; reverse mode's reverser has one fixed upstream. Other ways in
-// (SOCKS5, transparent, an upstream proxy) are fronts too.
+// tunnels (upstream mode's too: its dials go through the upstream proxy,
+// see conn.dial); reverse mode's reverser has one fixed upstream; the
+// SOCKS5 front reads the destination from the client's handshake and the
+// transparent one from the socket, and both then relay a tunnel as the
+// forwarder does after a CONNECT (tunnel.go).
 //
 // A front's methods run on the connection's client goroutine, which owns
 // the front and everything it holds.
@@ -62,6 +65,7 @@ type front interface {
 //     atomic for it.
 type conn struct {
 	p        *Proxy
+	in       *ingress // the listener it came in on, and its mode
 	id       uint64
 	raw      net.Conn  // the accepted socket
 	accepted time.Time // when raw was accepted
@@ -87,16 +91,23 @@ type conn struct {
 	closed atomic.Bool              // abort was called
 }
 
-func newConn(p *Proxy, nc net.Conn) *conn {
-	c := &conn{p: p, id: p.nextID.Add(1), raw: nc, client: nc, accepted: time.Now()}
+func newConn(p *Proxy, in *ingress, nc net.Conn) *conn {
+	c := &conn{p: p, in: in, id: p.nextID.Add(1), raw: nc, client: nc, accepted: time.Now()}
 	c.settle.L = &c.mu
 	c.rec = newRecorder(c.id, p.cfg.Outputs, p.warnOutput, &c.closed)
-	c.rec.routing = p.cfg.Mode == Regular
+	c.rec.routing = in.mode == Regular || in.mode == UpstreamProxy
+	c.rec.listen, c.rec.openClient, c.rec.openMode = in.listen, nc.RemoteAddr().String(), in.mode.String()
+	c.rec.openAt, c.rec.pendingOpen = c.accepted, true
 	c.dec = decode.NewConn(p.cfg.Decode, &c.rec)
-	if p.cfg.Mode == Reverse {
+	switch in.mode {
+	case Reverse:
 		c.front = newReverser(c)
-	} else {
-		c.front = &forwarder{c: c}
+	case SOCKS5:
+		c.front = newSOCKSFront(c)
+	case Transparent:
+		c.front = newTransparent(c)
+	default:
+		c.front = newForwarder(c)
 	}
 	return c
 }
@@ -108,7 +119,9 @@ func (c *conn) serve() {
 	defer c.finish()
 	defer c.front.release()
 	defer c.recoverPanic("client")
-	c.recordOpen()
+	if c.in.mode != SOCKS5 && c.in.mode != Transparent {
+		c.recordOpen() // those two open once they know the destination: their start does
+	}
 	if err := c.front.start(); err != nil {
 		c.mu.Lock()
 		c.fail(err)
@@ -126,12 +139,11 @@ func (c *conn) serve() {
 func (c *conn) recordOpen() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.rec.now = c.accepted
-	server := ""
-	if c.p.cfg.Mode == Reverse {
-		server = c.p.upAddr
+	if c.in.mode == Reverse {
+		c.rec.server = c.in.upAddr
 	}
-	c.rec.open(c.client.RemoteAddr().String(), server, c.p.cfg.Mode.String())
+	c.rec.now = c.accepted
+	c.rec.openNow()
 	c.rec.flush()
 	c.arm()
 }

@@ -29,14 +29,15 @@ type route struct {
 // upstream.
 type forwarder struct {
 	c       *conn
-	tunnel  bool   // after CONNECT: bytes pass unchanged, decoded as the tunnel's
-	park    parked // the tunnel's upstream, until the first client byte says whether TLS is intercepted
+	tun     tunnel // after CONNECT: bytes pass unchanged, decoded as the tunnel's
 	rt      route  // the route being acted on (planned under c.mu)
 	headBuf []byte // reused for rewritten heads; dropped after one huge head
 }
 
+func newForwarder(c *conn) *forwarder { return &forwarder{c: c, tun: tunnel{c: c}} }
+
 func (f *forwarder) start() error { return nil }
-func (f *forwarder) release()     { f.park.close() }
+func (f *forwarder) release()     { f.tun.release() }
 
 // clientChunk forwards one chunk from the client. Request heads are held by
 // the decoder until complete, then routed and rewritten; everything else
@@ -44,11 +45,8 @@ func (f *forwarder) release()     { f.park.close() }
 // decoder finds that the client's bytes broke their framing.
 func (f *forwarder) clientChunk(b []byte) error {
 	c := f.c
-	if f.tunnel {
-		if f.park.held() {
-			return f.firstTunnelChunk(b)
-		}
-		return c.relayOpaque(b)
+	if f.tun.on {
+		return f.tun.chunk(b)
 	}
 	c.count(decode.Client, len(b))
 	for len(b) > 0 {
@@ -61,11 +59,11 @@ func (f *forwarder) clientChunk(b []byte) error {
 			if err := f.route(rt, rest); err != nil {
 				return err
 			}
-			if f.park.held() && len(rest) > 0 {
+			if f.tun.park.held() && len(rest) > 0 {
 				// The client did not wait for the 200: what follows the
 				// CONNECT is the tunnel's (and counted there).
 				c.count(decode.Client, -len(rest))
-				return f.firstTunnelChunk(rest)
+				return f.tun.first(rest)
 			}
 		case !wasHead:
 			if err := f.write(b[:n]); err != nil {
@@ -114,7 +112,13 @@ func (f *forwarder) plan(head *decode.Request) route {
 	if err != nil {
 		return route{seq: head.Seq, err: err}
 	}
-	f.headBuf = rewriteHead(f.headBuf[:0], head, path, authority)
+	if v := f.c.in.via; v.absolute() {
+		// Upstream mode: the request goes to the upstream proxy, which
+		// wants absolute-form and its own credentials.
+		f.headBuf = appendHead(f.headBuf[:0], head, "http://"+authority+path, authority, v.auth)
+	} else {
+		f.headBuf = rewriteHead(f.headBuf[:0], head, path, authority)
+	}
 	return route{seq: head.Seq, addr: authorityAddr(authority), head: f.headBuf}
 }
 
@@ -144,7 +148,13 @@ func (f *forwarder) route(rt *route, rest []byte) error {
 		}
 		c.retire()
 	}
-	nc, err := c.dial(rt.addr)
+	var nc net.Conn
+	var err error
+	if rt.connect {
+		nc, err = c.dial(rt.addr)
+	} else {
+		nc, err = c.dialHTTP(rt.addr)
+	}
 	if err != nil {
 		c.recordFailure("server", err)
 		return c.answer(502, "Bad Gateway", err.Error(), rt.seq, rest)
@@ -191,8 +201,8 @@ func (f *forwarder) serverGone(up *upstream) error {
 	return errAnswered
 }
 
-// openTunnel answers a CONNECT whose upstream nc was dialed. With TLS
-// interception on for addr, it parks nc until the client's first byte.
+// openTunnel answers a CONNECT whose upstream nc was dialed, and opens the
+// tunnel.
 func (f *forwarder) openTunnel(nc net.Conn, addr string) error {
 	c := f.c
 	// Answer before the upstream's bytes may flow: a server that speaks
@@ -203,36 +213,7 @@ func (f *forwarder) openTunnel(nc net.Conn, addr string) error {
 		nc.Close()
 		return fmt.Errorf("write to client: %w", err)
 	}
-	f.tunnel = true
-	if !c.p.intercepts(addr) {
-		c.attach(nc, addr)
-		return nil
-	}
-	// Read the first client byte before the server's may flow.
-	f.park.hold(nc, addr)
-	c.sniffFor(sniffWait, f.sniffExpired)
-	return nil
-}
-
-// firstTunnelChunk decides what the tunnel carries from its first client
-// bytes: a TLS ClientHello is intercepted, anything else is relayed and
-// decoded as it comes.
-func (f *forwarder) firstTunnelChunk(b []byte) error {
-	c := f.c
-	c.endSniff()
-	nc, addr := f.park.take()
-	if b[0] == tlsRecordHandshake {
-		return c.intercept(b, tlsTarget{nc: nc, addr: addr, host: hostOnly(addr), tls: true})
-	}
-	c.attach(nc, addr)
-	return c.relayOpaque(b)
-}
-
-// sniffExpired starts relaying a tunnel whose client has said nothing for
-// sniffWait: the server may be one that speaks first.
-func (f *forwarder) sniffExpired() error {
-	nc, addr := f.park.take()
-	f.c.attach(nc, addr)
+	f.tun.open(nc, addr)
 	return nil
 }
 

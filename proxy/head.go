@@ -90,6 +90,16 @@ func targetAddr(method, target string) string {
 //
 // Other fields keep their order, casing and values.
 func rewriteHead(dst []byte, head *decode.Request, path, authority string) []byte {
+	return appendHead(dst, head, path, authority, "")
+}
+
+// appendHead is rewriteHead with the request target to send given whole:
+// origin-form to a server, absolute-form to an upstream HTTP proxy
+// (RFC 9112 section 3.2.2: "a client MUST send the target URI in
+// absolute-form" to a proxy), and, when proxyAuth is set, a
+// Proxy-Authorization field with that value for the upstream proxy in
+// place of the client's (which was frametap's).
+func appendHead(dst []byte, head *decode.Request, target, authority, proxyAuth string) []byte {
 	var keep []string // Connection options passed on
 	var named map[string]bool
 	chunked := false
@@ -115,7 +125,7 @@ func rewriteHead(dst []byte, head *decode.Request, path, authority string) []byt
 	}
 	dst = append(dst, head.Method...)
 	dst = append(dst, ' ')
-	dst = append(dst, path...)
+	dst = append(dst, target...)
 	dst = append(dst, ' ')
 	dst = append(dst, head.Proto...)
 	dst = append(dst, "\r\n"...)
@@ -146,6 +156,9 @@ func rewriteHead(dst []byte, head *decode.Request, path, authority string) []byt
 	}
 	if len(keep) > 0 {
 		dst = appendField(dst, "Connection", strings.Join(keep, ", "))
+	}
+	if proxyAuth != "" {
+		dst = appendField(dst, "Proxy-Authorization", proxyAuth)
 	}
 	return append(dst, "\r\n"...)
 }

@@ -3,9 +3,13 @@
 // as RFC 9110 section 7.6 asks of a proxy) and feeds every byte through a
 // decode.Conn on the way, turning what it decodes into capture events.
 //
-// Two modes share one listener: Regular is an explicit HTTP proxy (absolute-
-// form requests and CONNECT tunnels, as browsers and curl use one); Reverse
-// relays every connection to one fixed upstream.
+// Each listener has a mode (mode.go), which decides how a connection finds
+// its upstream: Regular is an explicit HTTP proxy (absolute-form requests
+// and CONNECT tunnels, as browsers and curl use one); Reverse relays every
+// connection to one fixed upstream; SOCKS5 is a SOCKS5 proxy; Transparent
+// takes connections a firewall redirected; UpstreamProxy is Regular
+// reaching servers through another proxy. One Proxy serves any number of
+// listeners, each in its mode, into one capture.
 package proxy
 
 import (
@@ -15,9 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,66 +29,18 @@ import (
 	"github.com/frametap/frametap/proxy/certs"
 )
 
-// Mode says how the proxy finds the upstream of a connection.
-type Mode int
-
-const (
-	// Regular is an explicit HTTP proxy: each request names its upstream
-	// (absolute-form), CONNECT opens a tunnel.
-	Regular Mode = iota
-	// Reverse relays every client connection to Config.Upstream.
-	Reverse
-)
-
-func (m Mode) String() string {
-	if m == Reverse {
-		return "reverse"
-	}
-	return "regular"
-}
-
-// ParseMode reads a mode as mitmproxy's --mode spells it: "regular", or
-// "reverse:http://host:port" (ws:// is the same thing), or
-// "reverse:https://host:port" (or wss://) for an upstream spoken to with
-// TLS. It returns the mode and, for reverse, the upstream as Config.Upstream
-// takes it: host:port, or https://host:port for TLS.
-func ParseMode(s string) (Mode, string, error) {
-	if s == "" || s == "regular" {
-		return Regular, "", nil
-	}
-	spec, ok := strings.CutPrefix(s, "reverse:")
-	if !ok {
-		return 0, "", fmt.Errorf("mode %q: want regular or reverse:http://host:port", s)
-	}
-	u, err := url.Parse(spec)
-	if err != nil || u.Host == "" {
-		return 0, "", fmt.Errorf("mode %q: want reverse:http://host:port", s)
-	}
-	port, prefix := "", ""
-	switch u.Scheme {
-	case "http", "ws":
-		port = "80"
-	case "https", "wss":
-		port, prefix = "443", "https://"
-	default:
-		return 0, "", fmt.Errorf("mode %q: unknown scheme %q; use http://, ws://, https:// or wss://", s, u.Scheme)
-	}
-	if u.Path != "" && u.Path != "/" {
-		return 0, "", fmt.Errorf("mode %q: a path is not supported, only scheme://host:port", s)
-	}
-	host := u.Host
-	if u.Port() == "" {
-		host = net.JoinHostPort(u.Hostname(), port)
-	}
-	return Reverse, prefix + host, nil
-}
-
 // Config configures a Proxy. The zero value is a regular proxy that decodes
 // but records nothing.
 type Config struct {
+	// Mode is the mode of the listeners given to Serve; ServeMode gives a
+	// listener a mode of its own, so that one Proxy (one capture, one
+	// numbering of connections, one shutdown) serves several.
 	Mode Mode
-	// Upstream is, in Reverse mode, where every client connection is
-	// relayed: host:port, or https://host:port to speak TLS to it.
+	// Upstream is what Mode needs, as ParseMode returns it: in Reverse
+	// mode, where every client connection is relayed (host:port, or
+	// https://host:port to speak TLS to it); in UpstreamProxy mode, the
+	// proxy every upstream is reached through
+	// (http://[user:pass@]host:port or socks5://[user:pass@]host:port).
 	Upstream string
 
 	// CA issues the certificates frametap shows TLS clients. If nil, TLS
@@ -111,9 +65,22 @@ type Config struct {
 	// Tests and demos use it to keep a browser's background requests on
 	// this machine. If nil, any upstream may be dialed.
 	AllowUpstream *regexp.Regexp
-	// DialContext connects to upstreams, after AllowUpstream allowed them.
-	// If nil, a net.Dialer's is used.
+	// DialContext connects to upstreams (and to an upstream proxy), after
+	// AllowUpstream allowed them. If nil, a net.Dialer's is used, which
+	// sets Mark.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Modes beyond regular and reverse (issue 12).
+
+	// ProxyAuth, if set, is the username and password a SOCKS5 client
+	// must give (RFC 1929; mitmproxy's --proxyauth user:pass). If nil,
+	// SOCKS5 clients need none.
+	ProxyAuth *Credentials
+	// Mark, if not zero, is set as SO_MARK on every socket frametap dials
+	// (Linux; it needs CAP_NET_ADMIN), so that a firewall rule redirecting
+	// traffic to a transparent listener can leave frametap's own upstream
+	// connections alone. It is ignored when DialContext is set.
+	Mark int
 
 	// Decode bounds what the decoders keep (bodies, messages, heads).
 	Decode decode.Config
@@ -136,6 +103,11 @@ type Config struct {
 	// Logger reports what is not an event (a failing capture output).
 	// If nil, slog.Default() is used.
 	Logger *slog.Logger
+}
+
+// Credentials are a username and password (Config.ProxyAuth).
+type Credentials struct {
+	User, Password string
 }
 
 // Defaults of Config's timeouts. The header timeout is nginx's
@@ -165,11 +137,13 @@ type Proxy struct {
 
 	outputWarned atomic.Bool
 
-	upAddr string // Reverse: Config.Upstream as host:port
-	upTLS  bool   // Reverse: the upstream speaks TLS
+	// own holds the local addresses of the upstream sockets transparent
+	// connections dialed, so that one the firewall redirects back to
+	// frametap is refused instead of relayed in a loop (transparent.go).
+	own sync.Map
 
 	allow         *regexp.Regexp // Config.AllowUpstream anchored at both ends
-	dialContext   func(ctx context.Context, network, addr string) (net.Conn, error)
+	dialContext   dialFunc
 	headerTimeout time.Duration // <= 0: none
 	idleTimeout   time.Duration // <= 0: none
 }
@@ -187,7 +161,6 @@ func New(cfg Config) *Proxy {
 		lg.Warn("upstream certificates are NOT verified (--ssl-insecure): anyone on the path to a server can impersonate it")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	upAddr, upTLS := strings.CutPrefix(cfg.Upstream, "https://")
 	var allow *regexp.Regexp
 	if cfg.AllowUpstream != nil {
 		// A group around any valid expression is valid.
@@ -195,11 +168,13 @@ func New(cfg Config) *Proxy {
 	}
 	dial := cfg.DialContext
 	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
+		d := &net.Dialer{}
+		if cfg.Mark != 0 {
+			d.Control = markControl(cfg.Mark)
+		}
+		dial = d.DialContext
 	}
 	return &Proxy{
-		upAddr:        upAddr,
-		upTLS:         upTLS,
 		allow:         allow,
 		dialContext:   dial,
 		headerTimeout: orDefault(cfg.HeaderTimeout, DefaultHeaderTimeout),
@@ -216,9 +191,21 @@ func New(cfg Config) *Proxy {
 // ErrShutdown is returned by Serve after Shutdown.
 var ErrShutdown = errors.New("proxy: shut down")
 
-// Serve accepts connections on ln until Shutdown, and returns ErrShutdown
-// then, or the listener's error.
+// Serve accepts connections on ln until Shutdown, in Config's mode, and
+// returns ErrShutdown then, or the listener's error.
 func (p *Proxy) Serve(ln net.Listener) error {
+	return p.ServeMode(ln, p.cfg.Mode, p.cfg.Upstream)
+}
+
+// ServeMode is Serve with ln's own mode and upstream (as Config.Mode and
+// Config.Upstream take them). A mode it cannot serve (a malformed
+// upstream, transparent mode off Linux) is an error at once.
+func (p *Proxy) ServeMode(ln net.Listener, mode Mode, upstream string) error {
+	in, err := newIngress(mode, upstream, ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	p.mu.Lock()
 	if p.shutdown {
 		p.mu.Unlock()
@@ -250,7 +237,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 			return fmt.Errorf("accept: %w", err)
 		}
 		backoff = 0
-		c := newConn(p, nc)
+		c := newConn(p, in, nc)
 		if !p.register(c) {
 			nc.Close()
 			return ErrShutdown

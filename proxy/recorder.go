@@ -37,6 +37,16 @@ type recorder struct {
 	tls     bool      // the client's TLS is terminated here: exchanges are https/wss
 	cut     string    // when set, the prefix of errors about bytes frametap cut short itself
 
+	// The open event (issue 12). The connection sets these when it is
+	// accepted: openNow writes them, and so does event, before any other
+	// event, while pendingOpen (a SOCKS5 or transparent connection is
+	// opened once the client said where it goes: the open's server).
+	listen      string    // the listener's address: the open's "listen"
+	openClient  string    // the client's ip:port
+	openMode    string    // the listener's mode
+	openAt      time.Time // when the connection was accepted
+	pendingOpen bool
+
 	// What was recorded, for the connection to act on.
 	lastRequest int // Seq of the last request recorded
 	lastFinal   int // Seq of the last final (non-1xx) response recorded
@@ -56,6 +66,9 @@ func newRecorder(id uint64, outputs []capture.Output, warn func(error), closed *
 
 // event returns the scratch event for kind.
 func (r *recorder) event(kind capture.Kind) *capture.Event {
+	if r.pendingOpen && kind != capture.KindOpen {
+		r.openNow() // open comes first, whatever ends a connection early
+	}
 	ev := &r.ev
 	ev.Kind, ev.Conn, ev.Time = kind, r.conn, r.now
 	return ev
@@ -105,7 +118,18 @@ func (r *recorder) close() {
 func (r *recorder) open(client, server, mode string) {
 	ev := r.event(capture.KindOpen)
 	ev.Client, ev.Server, ev.Mode = client, server, mode
+	ev.Listen = r.listen
+	r.pendingOpen = false
 	r.add()
+}
+
+// openNow records the open event the connection prepared, at the time it
+// was accepted, with the server known so far.
+func (r *recorder) openNow() {
+	now := r.now
+	r.now = r.openAt
+	r.open(r.openClient, r.server, r.openMode)
+	r.now = now
 }
 
 // end records the connection's last event: bytes each way, what ended it

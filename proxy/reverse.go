@@ -1,7 +1,7 @@
 package proxy
 
 // reverser is reverse mode's front: every client connection is relayed to
-// the one upstream of Config.Upstream, both ways, decoded and unchanged.
+// the one upstream of its listener (Config.Upstream), both ways, decoded and unchanged.
 // With a CA it first sniffs the client's first byte: TLS is terminated (a
 // certificate for the SNI, else the upstream's host), anything else is
 // relayed as it comes. It runs on the client goroutine.
@@ -12,8 +12,8 @@ type reverser struct {
 }
 
 func newReverser(c *conn) *reverser {
-	p := c.p
-	return &reverser{c: c, target: tlsTarget{addr: p.upAddr, host: hostOnly(p.upAddr), tls: p.upTLS, serverName: hostOnly(p.upAddr)}}
+	in := c.in
+	return &reverser{c: c, target: tlsTarget{addr: in.upAddr, host: hostOnly(in.upAddr), tls: in.upTLS, serverName: hostOnly(in.upAddr)}}
 }
 
 func (rv *reverser) start() error {

@@ -50,20 +50,47 @@ func (pk *parked) close() {
 	}
 }
 
+// dialFunc dials a socket: Config.DialContext, or a net.Dialer's.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// errNotAllowed is wrapped by dial's error for an upstream that
+// --allow-upstream refuses (a SOCKS5 client is told so by its reply code).
+var errNotAllowed = errors.New("not allowed")
+
 // dial connects to a host:port upstream within the proxy's dial timeout,
 // once Config.AllowUpstream allows it: no name is looked up before that.
-// Shutdown cancels it.
+// In upstream mode the connection is a tunnel through the upstream proxy
+// (via.go), which looks the name up itself. Shutdown cancels it.
 func (c *conn) dial(addr string) (net.Conn, error) {
 	if !c.p.allowed(addr) {
-		return nil, fmt.Errorf("upstream %s is not allowed by --allow-upstream %q (it must match the whole host:port): not dialed", addr, c.p.cfg.AllowUpstream)
+		return nil, fmt.Errorf("upstream %s is %w by --allow-upstream %q (it must match the whole host:port): not dialed", addr, errNotAllowed, c.p.cfg.AllowUpstream)
 	}
 	ctx, cancel := context.WithTimeout(c.p.ctx, c.p.cfg.DialTimeout)
 	defer cancel()
+	if v := c.in.via; v != nil {
+		return v.tunnel(ctx, c.p.dialContext, addr)
+	}
 	nc, err := c.p.dialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach upstream %s: %w", addr, err)
 	}
 	return nc, nil
+}
+
+// dialHTTP connects for plain HTTP requests to addr. Through an upstream
+// HTTP proxy it is a connection to the proxy itself, which takes the
+// requests in absolute-form (via.absolute); otherwise it is dial's.
+func (c *conn) dialHTTP(addr string) (net.Conn, error) {
+	v := c.in.via
+	if !v.absolute() {
+		return c.dial(addr)
+	}
+	if !c.p.allowed(addr) {
+		return c.dial(addr) // its refusal
+	}
+	ctx, cancel := context.WithTimeout(c.p.ctx, c.p.cfg.DialTimeout)
+	defer cancel()
+	return v.reach(ctx, c.p.dialContext)
 }
 
 // attach makes nc the connection's upstream and starts copying its bytes

@@ -238,13 +238,20 @@ var devtoolsRE = regexp.MustCompile(`DevTools listening on (ws://\S+)`)
 // the DevTools protocol and returns what the page posted to /results.
 func runChromium(t *testing.T, chromium, home, proxyAddr, url string, results chan pageResults) pageResults {
 	t.Helper()
+	return runChromiumProxy(t, chromium, home, "http://"+proxyAddr, url, results)
+}
+
+// runChromiumProxy is runChromium with the proxy as Chromium's
+// --proxy-server takes it: http://host:port, socks5://host:port.
+func runChromiumProxy(t *testing.T, chromium, home, proxyServer, url string, results chan pageResults) pageResults {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, chromium,
 		"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--user-data-dir="+filepath.Join(home, "chromium-profile"),
-		"--proxy-server=http://"+proxyAddr, "--proxy-bypass-list=<-loopback>",
+		"--proxy-server="+proxyServer, "--proxy-bypass-list=<-loopback>",
 		"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 		"--remote-debugging-port=0", "about:blank")
 	cmd.Env = append(os.Environ(), "HOME="+home)

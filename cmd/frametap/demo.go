@@ -32,7 +32,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("demo: unexpected argument %q (see -h)", fs.Arg(0))
 	}
-	if o.mode != "regular" {
+	if len(o.modes) > 1 || len(o.modes) == 1 && o.modes[0] != "regular" {
 		return errors.New("demo: the demo runs the proxy in regular mode only")
 	}
 	d, err := startDemo()

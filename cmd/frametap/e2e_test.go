@@ -52,6 +52,12 @@ func runMain(m *testing.M) int {
 	if os.Getenv("FRAMETAP_E2E") != "1" {
 		return m.Run()
 	}
+	if b := os.Getenv("FRAMETAP_E2E_BINARY"); b != "" {
+		// A test run again inside a network namespace (modes_e2e_test.go)
+		// uses the binary its outer run built.
+		e2eBinary = b
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "frametap-e2e-")
 	if err != nil {
 		e2eBuildErr = err
@@ -125,6 +131,8 @@ type tapProcess struct {
 	done    chan error
 	probe   string // client address of the readiness probe
 	evs     []capture.Event
+
+	probes []string // client addresses of startTapListening's probes, one per listener (modes_e2e_test.go)
 }
 
 // startTap runs frametap in mode ("regular" or "reverse:http://...") on a

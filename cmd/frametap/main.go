@@ -44,6 +44,12 @@ Or put it in front of one server (reverse mode):
   frametap --headless --mode reverse:http://127.0.0.1:3000 -p 8080
   curl http://127.0.0.1:8080/   (and ws:// clients alike)
 
+Or as a SOCKS5 proxy, through another proxy, or transparently (see the README):
+  frametap --mode socks5                 curl --socks5-hostname 127.0.0.1:1080 http://...
+  frametap --mode upstream:http://corp-proxy:3128
+  frametap --mode transparent --set-mark 1
+Several at once, one capture: --mode regular@8080 --mode socks5@1080
+
 Flags:
 `
 
@@ -52,7 +58,9 @@ type options struct {
 	listen     string
 	listenHost string
 	port       int
-	mode       string
+	modes      []string // --mode, repeatable: MODE or MODE@PORT (listeners.go)
+	proxyAuth  string   // --proxyauth user:pass (SOCKS5)
+	mark       int      // --set-mark
 	write      string
 	headless   bool
 	maxBody    string
@@ -116,7 +124,9 @@ func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.Fl
 	fs.StringVar(&o.listenHost, "listen-host", "", "host to listen on, as mitmproxy's --listen-host (port from -p, default 8080)")
 	fs.IntVar(&o.port, "p", 0, "port to listen on, as mitmproxy's -p (host from --listen-host, default 127.0.0.1)")
 	fs.IntVar(&o.port, "listen-port", 0, "same as -p")
-	fs.StringVar(&o.mode, "mode", "regular", "regular (an HTTP proxy with CONNECT) or reverse:http://host:port (also https://, ws://, wss://)")
+	fs.Var((*stringsFlag)(&o.modes), "mode", "regular (an HTTP proxy with CONNECT), socks5, transparent, upstream:http://host:port (or socks5://), or reverse:http://host:port (also https://, ws://, wss://); repeatable as `MODE@PORT` to listen in several modes at once (default regular)")
+	fs.StringVar(&o.proxyAuth, "proxyauth", "", "require this `user:pass` of SOCKS5 clients (RFC 1929), as mitmproxy's --proxyauth")
+	fs.IntVar(&o.mark, "set-mark", 0, "set SO_MARK `N` on frametap's own upstream sockets (Linux, needs CAP_NET_ADMIN), so that a transparent-mode redirect rule can leave them alone")
 	fs.StringVar(&o.write, "w", "", "append every event to `FILE` as JSON Lines (the capture log)")
 	fs.BoolVar(&o.headless, "headless", false, "print one line per event to stdout instead of the dashboard")
 	fs.StringVar(&o.maxBody, "max-body", "1MiB", "HTTP body bytes kept per message in events (k, KiB, M, MiB suffixes)")
@@ -144,13 +154,18 @@ type demoRunner func(ctx context.Context, addr string)
 // then shuts it down and flushes the capture. demo, if not nil, is started
 // once the proxy listens.
 func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner) error {
-	addr, err := listenAddr(o, listenSet)
+	lns, err := parseListeners(o, listenSet)
 	if err != nil {
 		return err
 	}
-	mode, upstream, err := proxy.ParseMode(o.mode)
+	proxyAuth, err := parseProxyAuth(o.proxyAuth, lns)
 	if err != nil {
 		return err
+	}
+	if o.mark != 0 {
+		if err := proxy.CheckMark(o.mark); err != nil {
+			return fmt.Errorf("--set-mark: %w", err)
+		}
 	}
 	maxBody, err := parseSize(o.maxBody)
 	if err != nil {
@@ -219,17 +234,28 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		closeLogs()
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		closeLogs()
-		return err
+	var sockets []net.Listener
+	for _, l := range lns {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			for _, s := range sockets {
+				s.Close()
+			}
+			closeLogs()
+			return fmt.Errorf("--mode %s: %w", l.spec, err)
+		}
+		sockets = append(sockets, ln)
 	}
+	ln := sockets[0]
 	p := proxy.New(proxy.Config{
-		Mode:     mode,
-		Upstream: upstream,
+		Mode:     lns[0].mode, // each listener's is given to ServeMode below
+		Upstream: lns[0].upstream,
 		Decode:   decode.Config{MaxBody: noneIfZero(maxBody), MaxMessage: noneIfZero(maxMessage)},
 		Outputs:  outputs,
 		Logger:   logger,
+
+		ProxyAuth: proxyAuth, // socks5 listeners (issue 12)
+		Mark:      o.mark,
 
 		CA:            tlsc.ca,
 		UpstreamRoots: tlsc.roots,
@@ -240,20 +266,26 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		HeaderTimeout: noLimitIfZero(o.headerWait),
 		IdleTimeout:   noLimitIfZero(o.idleWait),
 	})
-	desc := "HTTP proxy (set http://" + ln.Addr().String() + " as the proxy)"
-	if mode == proxy.Reverse {
-		desc = "reverse proxy to " + upstream
+	var status []string // each listener for the dashboard's status line
+	for i, l := range lns {
+		addr := sockets[i].Addr().String()
+		fmt.Fprintf(stderr, "frametap: listening on %s, %s", addr, l.describe(addr, proxyAuth != nil, o.mark))
+		if o.write != "" {
+			fmt.Fprintf(stderr, ", capture to %s", o.write)
+		}
+		fmt.Fprintln(stderr)
+		status = append(status, addr+" "+l.mode.String())
+		if proxyAuth != nil && l.mode != proxy.SOCKS5 && l.mode != proxy.Reverse && l.mode != proxy.Transparent {
+			fmt.Fprintf(stderr, "frametap: note: --proxyauth applies to SOCKS5 listeners only: the %s listener on %s takes any client that reaches it\n", l.mode, addr)
+		}
 	}
-	fmt.Fprintf(stderr, "frametap: listening on %s, %s", ln.Addr(), desc)
-	if o.write != "" {
-		fmt.Fprintf(stderr, ", capture to %s", o.write)
-	}
-	fmt.Fprintln(stderr)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(ln) }()
+	served := make(chan error, len(lns))
+	for i, l := range lns {
+		go func() { served <- p.ServeMode(sockets[i], l.mode, l.upstream) }()
+	}
 	demoCtx, stopDemo := context.WithCancel(ctx)
 	demoDone := make(chan struct{})
 	if demo != nil {
@@ -264,11 +296,15 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 	endDemo := func() { stopDemo(); <-demoDone }
 
 	if store != nil {
-		modeName := mode.String()
+		listen, modeName := ln.Addr().String(), lns[0].mode.String()
 		if demo != nil {
 			modeName += " (demo)"
 		}
-		dash := ui.New(ui.Config{Listen: ln.Addr().String(), Mode: modeName, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure}, store)
+		if len(lns) > 1 {
+			// Every listener, until ui.Config has a field for them.
+			listen, modeName = strings.Join(status, " · "), ""
+		}
+		dash := ui.New(ui.Config{Listen: listen, Mode: modeName, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure}, store)
 		uiErr := make(chan error, 1)
 		go func() { uiErr <- dash.Run(ctx) }()
 		select {

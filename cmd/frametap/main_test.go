@@ -59,6 +59,9 @@ func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--mode", "sideways"},
 		{"--mode", "reverse:ftp://127.0.0.1:1"},
+		{"--mode", "socks5", "--proxyauth", "nocolon"},
+		{"--proxyauth", "a:b"}, // no socks5 listener
+		{"--mode", "regular@1", "--mode", "socks5@1"},
 		{"--max-body", "huge"},
 		{"--header-timeout", "-1s"},
 		{"--idle-timeout", "soon"},
