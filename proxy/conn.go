@@ -94,6 +94,7 @@ func newConn(p *Proxy, nc net.Conn) *conn {
 	c.rec.routing = p.cfg.Mode == Regular
 	c.dec = decode.NewConn(p.cfg.Decode, &c.rec)
 	if p.cfg.Mode == Reverse {
+		c.dec.SniffH2() // HTTP/2 with prior knowledge (h2c)
 		c.front = newReverser(c)
 	} else {
 		c.front = &forwarder{c: c}
@@ -156,13 +157,17 @@ func (c *conn) finish() {
 		c.fail(errShutdown) // unless something else ended it first
 	}
 	var hs *decode.CloseHandshake
+	var h2 *decode.H2Stats
 	if !c.broken {
 		if h, ok := c.dec.CloseHandshake(); ok {
 			hs = &h
 		}
+		if st, ok := c.dec.H2Stats(); ok {
+			h2 = &st
+		}
 	}
 	c.rec.now = time.Now()
-	c.rec.end(c.bytes, c.err, hs)
+	c.rec.end(c.bytes, c.err, hs, h2)
 	c.rec.flush()
 }
 
