@@ -714,4 +714,3 @@ func TestE2EH2OnlyClient(t *testing.T) {
 		t.Errorf("exchanges %q, want %q", got, want)
 	}
 }
-
