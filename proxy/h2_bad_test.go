@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"fmt"
@@ -306,5 +308,87 @@ func TestH2StreamFlood(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no error about the streams past the bound")
+	}
+}
+
+// startH2Pusher runs a loopback h2c server that answers the client's first
+// request on stream 1 with n DATA frames of size bytes, then ends it.
+func startH2Pusher(b *testing.B, size, n int) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	frame := h2Frame(0, 0, 1, bytes.Repeat([]byte("x"), size))
+	batch := bytes.Repeat(frame, max(1, 32<<10/len(frame)))
+	perBatch := len(batch) / len(frame)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		// The client's preface, SETTINGS and request, then the
+		// server's SETTINGS and the response's HEADERS (:status 200,
+		// indexed).
+		if _, err := io.ReadFull(nc, make([]byte, len(h2Open())+9+len(getBlock))); err != nil {
+			return
+		}
+		go io.Copy(io.Discard, nc)
+		nc.Write(h2Frame(4, 0, 0, nil))
+		nc.Write(h2Frame(1, 0x4, 1, []byte{0x88}))
+		for sent := 0; sent < n; sent += perBatch {
+			k := min(perBatch, n-sent)
+			if _, err := nc.Write(batch[:k*len(frame)]); err != nil {
+				return
+			}
+		}
+		nc.Write(h2Frame(0, 0x1, 1, nil))
+	}()
+	return ln.Addr().String()
+}
+
+// BenchmarkH2Push is BenchmarkPush for HTTP/2: a server sends DATA frames
+// on one stream through frametap (reverse mode, h2c), decoded, with and
+// without a capture log. One op is one DATA frame: set beside
+// BenchmarkPush's WebSocket frames of the same size, it shows what HTTP/2
+// decoding costs against WebSocket decoding.
+func BenchmarkH2Push(b *testing.B) {
+	for _, size := range []int{64, 4096} {
+		for _, out := range []string{"none", "json"} {
+			b.Run(fmt.Sprint(size)+"B/"+out, func(b *testing.B) {
+				srv := startH2Pusher(b, size, b.N)
+				cfg := Config{Mode: Reverse, Upstream: srv}
+				if out == "json" {
+					lg := capture.NewLog(io.Discard, capture.JSON, capture.LogOptions{})
+					b.Cleanup(func() { lg.Close() })
+					cfg.Outputs = []capture.Output{lg}
+				}
+				p := New(cfg)
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					b.Fatal(err)
+				}
+				go p.Serve(ln)
+				b.Cleanup(func() { p.Shutdown(context.Background()) })
+				nc, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer nc.Close()
+				nc.Write(append(h2Open(), h2Frame(1, 0x5, 1, getBlock)...))
+				br := bufio.NewReaderSize(nc, 64<<10)
+				if _, err := io.CopyN(io.Discard, br, 9+10); err != nil { // SETTINGS, HEADERS
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(9 + size))
+				b.ReportAllocs()
+				b.ResetTimer()
+				if _, err := io.CopyN(io.Discard, br, int64(b.N*(9+size))); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
 	}
 }
