@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/frametap/frametap/capture"
 )
 
@@ -233,12 +231,7 @@ func TestH2ALPNMirror(t *testing.T) {
 			if tc.want != "h2" {
 				return
 			}
-			cc, err := (&http2.Transport{}).NewClientConn(tc2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req, _ := http.NewRequest("GET", "https://127.0.0.1/only-h2", nil)
-			resp, err := cc.RoundTrip(req)
+			resp, err := h2OverTLS(tc2).Get("https://127.0.0.1/only-h2")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -254,11 +247,22 @@ func TestH2ALPNMirror(t *testing.T) {
 // h2cClient speaks HTTP/2 with prior knowledge over plaintext, dialing
 // dial's connection for every URL.
 func h2cClient(dial func() (net.Conn, error)) *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
-			return dial()
-		},
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		Protocols:   &p,
+		DialContext: func(context.Context, string, string) (net.Conn, error) { return dial() },
+	}}
+}
+
+// h2OverTLS is an HTTP/2 client on tc, a TLS connection that negotiated
+// h2 already.
+func h2OverTLS(tc *tls.Conn) *http.Client {
+	var p http.Protocols
+	p.SetHTTP2(true)
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		Protocols:      &p,
+		DialTLSContext: func(context.Context, string, string) (net.Conn, error) { return tc, nil },
 	}}
 }
 

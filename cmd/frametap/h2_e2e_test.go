@@ -30,8 +30,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/frametap/frametap/capture"
 	"github.com/frametap/frametap/proxy/certs"
 )
@@ -688,12 +686,13 @@ func TestE2EH2OnlyClient(t *testing.T) {
 	if err := tc.HandshakeContext(ctx); err != nil {
 		t.Fatalf("an h2-only client's handshake through frametap: %v", err)
 	}
-	cc, err := (&http2.Transport{}).NewClientConn(tc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest("POST", "https://127.0.0.1/f/1", strings.NewReader("grpc-ish"))
-	r, err := cc.RoundTrip(req)
+	var p http.Protocols
+	p.SetHTTP2(true)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		Protocols:      &p,
+		DialTLSContext: func(context.Context, string, string) (net.Conn, error) { return tc, nil },
+	}}
+	r, err := client.Post("https://127.0.0.1/f/1", "text/plain", strings.NewReader("grpc-ish"))
 	if err != nil {
 		t.Fatal(err)
 	}
