@@ -19,6 +19,9 @@ const (
 	KindError    Kind = "error"    // a protocol violation, a parse error or a failed dial
 	KindTLS      Kind = "tls"      // frametap terminated TLS with one side of a connection
 	KindGap      Kind = "gap"      // the capture log lost events to write errors (conn 0), written when writing resumed
+
+	// HTTP/2 (issue 9)
+	KindH2Frame Kind = "h2frame" // one HTTP/2 frame header, with the fields of its payload that say what it does
 )
 
 // Event is one thing frametap saw on one client connection. It is flat: the
@@ -106,6 +109,33 @@ type Event struct {
 	Subject  string // "subject" (side server): the upstream certificate's subject
 	Issuer   string // "issuer" (side server): its issuer
 	Verified bool   // "verified" (side server): the certificate verified against the trusted roots
+
+	// HTTP/2 (RFC 9113; issue 9). Stream is also on request, response,
+	// upgrade, frame and message when they ran on an HTTP/2 stream; on
+	// those it is omitted when 0 (HTTP/1.x). A request's Protocol is its
+	// :protocol (an extended CONNECT, RFC 8441), its Scheme its :scheme.
+	Stream     uint32    // "stream": the stream identifier (h2frame: always, 0 for the connection)
+	Pushed     bool      // "pushed" (request): promised by the server (PUSH_PROMISE); written only when true
+	Reset      string    // "reset" (response): the RST_STREAM error code that ended the stream first, e.g. "CANCEL"; omitted when empty
+	FrameType  string    // "type" (h2frame): "DATA", "HEADERS", ..., or "0xNN" for a type frametap does not name
+	Flags      uint8     // "flags" (h2frame)
+	Settings   []Setting // "settings" (h2frame SETTINGS): in wire order, [[name, value], ...]
+	ErrCode    string    // "code" (h2frame RST_STREAM and GOAWAY): the error code's name, e.g. "NO_ERROR", or "0xNN"
+	LastStream uint32    // "last_stream" (h2frame GOAWAY)
+	Increment  uint32    // "increment" (h2frame WINDOW_UPDATE)
+	Promised   uint32    // "promised" (h2frame PUSH_PROMISE)
+	Ack        bool      // "ack" (h2frame SETTINGS and PING)
+	H2         bool      // close: the connection spoke HTTP/2: adds h2_streams and h2_max_open
+	H2Streams  int       // "h2_streams" (close): streams the connection carried (opened by HEADERS or PUSH_PROMISE)
+	H2MaxOpen  int       // "h2_max_open" (close): the most streams open at once
+}
+
+// Setting is one HTTP/2 setting (RFC 9113 section 6.5.1), written as a
+// two-element JSON array: its name (e.g. "HEADER_TABLE_SIZE", or "0xNN"
+// for one frametap does not name) and its value.
+type Setting struct {
+	Name  string
+	Value uint32
 }
 
 // Header is one header field, written as a two-element JSON array.

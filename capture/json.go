@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -58,8 +59,13 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 			}
 			dst = appendBoolField(dst, "ws_close_clean", e.WSCloseClean)
 		}
+		if e.H2 {
+			dst = appendIntField(dst, "h2_streams", int64(e.H2Streams))
+			dst = appendIntField(dst, "h2_max_open", int64(e.H2MaxOpen))
+		}
 	case KindRequest:
 		dst = appendIntField(dst, "seq", int64(e.Seq))
+		dst = appendStream(dst, e.Stream)
 		dst = appendStringField(dst, "method", e.Method)
 		dst = appendStringField(dst, "target", e.Target)
 		dst = appendStringField(dst, "host", e.Host)
@@ -67,19 +73,32 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		if e.Scheme != "" {
 			dst = appendStringField(dst, "scheme", e.Scheme)
 		}
+		if e.Protocol != "" {
+			dst = appendStringField(dst, "protocol", e.Protocol)
+		}
+		if e.Pushed {
+			dst = appendBoolField(dst, "pushed", true)
+		}
 		dst = e.appendExchange(dst)
 	case KindResponse:
 		dst = appendIntField(dst, "seq", int64(e.Seq))
+		dst = appendStream(dst, e.Stream)
 		dst = appendIntField(dst, "status", int64(e.Status))
 		dst = appendStringField(dst, "status_text", e.StatusText)
 		dst = appendStringField(dst, "proto", e.Proto)
+		if e.Reset != "" {
+			dst = appendStringField(dst, "reset", e.Reset)
+		}
 		dst = e.appendExchange(dst)
 	case KindUpgrade:
 		dst = appendIntField(dst, "seq", int64(e.Seq))
+		dst = appendStream(dst, e.Stream)
 		dst = appendStringField(dst, "protocol", e.Protocol)
 		dst = appendStringField(dst, "subprotocol", e.Subprotocol)
 		dst = appendStringField(dst, "extensions", e.Extensions)
-		dst = appendBoolField(dst, "accept_ok", e.AcceptOK)
+		if e.Stream == 0 { // over HTTP/2 there is no key to accept
+			dst = appendBoolField(dst, "accept_ok", e.AcceptOK)
+		}
 		if e.Scheme != "" {
 			dst = appendStringField(dst, "scheme", e.Scheme)
 		}
@@ -96,6 +115,7 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		}
 	case KindFrame:
 		dst = appendStringField(dst, "from", e.From)
+		dst = appendStream(dst, e.Stream)
 		dst = appendBoolField(dst, "fin", e.Fin)
 		dst = appendIntField(dst, "rsv", int64(e.RSV))
 		dst = appendIntField(dst, "opcode", int64(e.Opcode))
@@ -103,6 +123,7 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		dst = appendIntField(dst, "len", e.Len)
 	case KindMessage:
 		dst = appendStringField(dst, "from", e.From)
+		dst = appendStream(dst, e.Stream)
 		dst = appendStringField(dst, "op", e.Op)
 		dst = appendIntField(dst, "frames", int64(e.Frames))
 		dst = appendIntField(dst, "len", e.Len)
@@ -123,6 +144,54 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		dst = e.Since.UTC().AppendFormat(dst, time.RFC3339Nano)
 		dst = append(dst, '"')
 		dst = appendStringField(dst, "msg", e.Msg)
+	case KindH2Frame:
+		dst = e.appendH2Frame(dst)
+	}
+	return dst
+}
+
+// appendStream appends "stream" when the event ran on an HTTP/2 stream.
+func appendStream(dst []byte, stream uint32) []byte {
+	if stream == 0 {
+		return dst
+	}
+	return appendIntField(dst, "stream", int64(stream))
+}
+
+// appendH2Frame appends the fields of an h2frame event: the frame header,
+// then the payload fields its type has.
+func (e *Event) appendH2Frame(dst []byte) []byte {
+	dst = appendStringField(dst, "from", e.From)
+	dst = appendIntField(dst, "stream", int64(e.Stream))
+	dst = appendStringField(dst, "type", e.FrameType)
+	dst = appendIntField(dst, "flags", int64(e.Flags))
+	dst = appendIntField(dst, "len", e.Len)
+	switch e.FrameType {
+	case "SETTINGS":
+		dst = append(dst, `,"settings":[`...)
+		for i, st := range e.Settings {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '[')
+			dst = appendJSONString(dst, st.Name)
+			dst = append(dst, ',')
+			dst = strconv.AppendUint(dst, uint64(st.Value), 10)
+			dst = append(dst, ']')
+		}
+		dst = append(dst, ']')
+		dst = appendBoolField(dst, "ack", e.Ack)
+	case "RST_STREAM":
+		dst = appendStringField(dst, "code", e.ErrCode)
+	case "GOAWAY":
+		dst = appendStringField(dst, "code", e.ErrCode)
+		dst = appendIntField(dst, "last_stream", int64(e.LastStream))
+	case "WINDOW_UPDATE":
+		dst = appendIntField(dst, "increment", int64(e.Increment))
+	case "PUSH_PROMISE":
+		dst = appendIntField(dst, "promised", int64(e.Promised))
+	case "PING":
+		dst = appendBoolField(dst, "ack", e.Ack)
 	}
 	return dst
 }
@@ -422,14 +491,14 @@ type wireEvent struct {
 	Masked bool  `json:"masked"`
 	Len    int64 `json:"len"`
 
-	Op         string  `json:"op"`
-	Frames     int     `json:"frames"`
-	WireLen    int64   `json:"wire_len"`
-	Compressed bool    `json:"compressed"`
-	Text       *string `json:"text"`
-	Data       []byte  `json:"data"`
-	Code       int     `json:"code"`
-	Reason     string  `json:"reason"`
+	Op         string          `json:"op"`
+	Frames     int             `json:"frames"`
+	WireLen    int64           `json:"wire_len"`
+	Compressed bool            `json:"compressed"`
+	Text       *string         `json:"text"`
+	Data       []byte          `json:"data"`
+	Code       json.RawMessage `json:"code"` // a number (message close), or a string (h2frame)
+	Reason     string          `json:"reason"`
 
 	Truncated bool      `json:"truncated"`
 	Msg       string    `json:"msg"`
@@ -445,6 +514,20 @@ type wireEvent struct {
 	Subject  string `json:"subject"`
 	Issuer   string `json:"issuer"`
 	Verified bool   `json:"verified"`
+
+	// HTTP/2
+	Stream     uint32    `json:"stream"`
+	Pushed     bool      `json:"pushed"`
+	Reset      string    `json:"reset"`
+	Type       string    `json:"type"`
+	Flags      uint8     `json:"flags"`
+	Settings   []Setting `json:"settings"`
+	LastStream uint32    `json:"last_stream"`
+	Increment  uint32    `json:"increment"`
+	Promised   uint32    `json:"promised"`
+	Ack        bool      `json:"ack"`
+	H2Streams  *int      `json:"h2_streams"`
+	H2MaxOpen  int       `json:"h2_max_open"`
 }
 
 // UnmarshalJSON sets e from one capture-format object: "body" or
@@ -470,13 +553,22 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		Protocol: w.Protocol, Subprotocol: w.Subprotocol, Extensions: w.Extensions, AcceptOK: w.AcceptOK,
 		Fin: w.Fin, RSV: w.RSV, Opcode: w.Opcode, Masked: w.Masked, Len: w.Len,
 		Op: w.Op, Frames: w.Frames, WireLen: w.WireLen, Compressed: w.Compressed,
-		Code: w.Code, Reason: w.Reason,
+		Reason:    w.Reason,
 		Truncated: w.Truncated, Msg: w.Msg, Lost: w.Lost, Since: w.Since.UTC(),
 		Scheme: w.Scheme, Side: w.Side, SNI: w.SNI, ALPN: w.ALPN, Version: w.Version, Cipher: w.Cipher,
 		Subject: w.Subject, Issuer: w.Issuer, Verified: w.Verified,
 	}
 	if w.WSCloseClean != nil {
 		e.WSCloseClean = *w.WSCloseClean
+	}
+	if err := e.unmarshalCode(w.Code); err != nil {
+		return err
+	}
+	e.Stream, e.Pushed, e.Reset = w.Stream, w.Pushed, w.Reset
+	e.FrameType, e.Flags, e.Settings = w.Type, w.Flags, nilIfEmpty(w.Settings)
+	e.LastStream, e.Increment, e.Promised, e.Ack = w.LastStream, w.Increment, w.Promised, w.Ack
+	if w.H2Streams != nil {
+		e.H2, e.H2Streams, e.H2MaxOpen = true, *w.H2Streams, w.H2MaxOpen
 	}
 	switch {
 	case w.Body != nil:
@@ -491,6 +583,33 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		e.Payload = nilIfEmpty(w.Data)
 	}
 	return nil
+}
+
+// unmarshalCode sets Code from a message's number, or ErrCode from an
+// h2frame's string.
+func (e *Event) unmarshalCode(raw json.RawMessage) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	if raw[0] == '"' {
+		return json.Unmarshal(raw, &e.ErrCode)
+	}
+	return json.Unmarshal(raw, &e.Code)
+}
+
+// UnmarshalJSON reads a setting written as [name, value].
+func (st *Setting) UnmarshalJSON(b []byte) error {
+	var pair []json.RawMessage
+	if err := json.Unmarshal(b, &pair); err != nil {
+		return err
+	}
+	if len(pair) != 2 {
+		return fmt.Errorf("setting %s: want [name, value]", b)
+	}
+	if err := json.Unmarshal(pair[0], &st.Name); err != nil {
+		return err
+	}
+	return json.Unmarshal(pair[1], &st.Value)
 }
 
 func nilIfEmpty[S ~[]E, E any](s S) S {

@@ -82,6 +82,41 @@ func TestAppendJSON(t *testing.T) {
 			`{"kind":"request","conn":3,"t":"2025-03-14T19:51:02.123456789Z","seq":2,"method":"GET","target":"/","host":"example.com","proto":"HTTP/1.1","scheme":"https","headers":[],"body_len":0}`},
 		{"upgrade over tls", Event{Kind: KindUpgrade, Conn: 3, Time: t0, Seq: 2, Protocol: "websocket", AcceptOK: true, Scheme: "wss"},
 			`{"kind":"upgrade","conn":3,"t":"2025-03-14T19:51:02.123456789Z","seq":2,"protocol":"websocket","subprotocol":"","extensions":"","accept_ok":true,"scheme":"wss"}`},
+		{"h2 request", Event{Kind: KindRequest, Conn: 4, Time: t0, Seq: 2, Stream: 1, Method: "GET", Target: "/a", Host: "example.com", Proto: "HTTP/2.0", Scheme: "https",
+			Headers: []Header{{":method", "GET"}, {":scheme", "https"}, {":authority", "example.com"}, {":path", "/a"}}},
+			`{"kind":"request","conn":4,"t":"2025-03-14T19:51:02.123456789Z","seq":2,"stream":1,"method":"GET","target":"/a","host":"example.com","proto":"HTTP/2.0","scheme":"https","headers":[[":method","GET"],[":scheme","https"],[":authority","example.com"],[":path","/a"]],"body_len":0}`},
+		{"h2 pushed request", Event{Kind: KindRequest, Conn: 4, Time: t0, Seq: 3, Stream: 2, Method: "GET", Target: "/style.css", Host: "example.com", Proto: "HTTP/2.0", Scheme: "https", Pushed: true},
+			`{"kind":"request","conn":4,"t":"2025-03-14T19:51:02.123456789Z","seq":3,"stream":2,"method":"GET","target":"/style.css","host":"example.com","proto":"HTTP/2.0","scheme":"https","pushed":true,"headers":[],"body_len":0}`},
+		{"h2 extended CONNECT", Event{Kind: KindRequest, Conn: 4, Time: t0, Seq: 4, Stream: 5, Method: "CONNECT", Target: "/chat", Host: "example.com", Proto: "HTTP/2.0", Scheme: "https", Protocol: "websocket"},
+			`{"kind":"request","conn":4,"t":"2025-03-14T19:51:02.123456789Z","seq":4,"stream":5,"method":"CONNECT","target":"/chat","host":"example.com","proto":"HTTP/2.0","scheme":"https","protocol":"websocket","headers":[],"body_len":0}`},
+		{"h2 response reset", Event{Kind: KindResponse, Conn: 4, Time: t0, Seq: 2, Stream: 1, Proto: "HTTP/2.0", Reset: "CANCEL"},
+			`{"kind":"response","conn":4,"t":"2025-03-14T19:51:02.123456789Z","seq":2,"stream":1,"status":0,"status_text":"","proto":"HTTP/2.0","reset":"CANCEL","headers":[],"body_len":0}`},
+		{"h2 upgrade", Event{Kind: KindUpgrade, Conn: 4, Time: t0, Seq: 4, Stream: 5, Protocol: "websocket", Extensions: "permessage-deflate", Scheme: "wss"},
+			`{"kind":"upgrade","conn":4,"t":"2025-03-14T19:51:02.123456789Z","seq":4,"stream":5,"protocol":"websocket","subprotocol":"","extensions":"permessage-deflate","scheme":"wss"}`},
+		{"frame on a stream", Event{Kind: KindFrame, Conn: 4, Time: t0, From: "client", Stream: 5, Fin: true, Opcode: 1, Masked: true, Len: 5},
+			`{"kind":"frame","conn":4,"t":"2025-03-14T19:51:02.123456789Z","from":"client","stream":5,"fin":true,"rsv":0,"opcode":1,"masked":true,"len":5}`},
+		{"message on a stream", Event{Kind: KindMessage, Conn: 4, Time: t0, From: "server", Stream: 5, Op: "text", Frames: 1, Len: 2, WireLen: 2, Payload: []byte("hi")},
+			`{"kind":"message","conn":4,"t":"2025-03-14T19:51:02.123456789Z","from":"server","stream":5,"op":"text","frames":1,"len":2,"wire_len":2,"compressed":false,"text":"hi"}`},
+		{"h2frame settings", Event{Kind: KindH2Frame, Conn: 4, Time: t0, From: "server", FrameType: "SETTINGS", Len: 12, Settings: []Setting{{"MAX_CONCURRENT_STREAMS", 100}, {"0x0a", 1}}},
+			`{"kind":"h2frame","conn":4,"t":"2025-03-14T19:51:02.123456789Z","from":"server","stream":0,"type":"SETTINGS","flags":0,"len":12,"settings":[["MAX_CONCURRENT_STREAMS",100],["0x0a",1]],"ack":false}`},
+		{"h2frame settings ack", Event{Kind: KindH2Frame, Conn: 4, Time: t0, From: "client", FrameType: "SETTINGS", Flags: 1, Ack: true},
+			`{"kind":"h2frame","conn":4,"t":"2025-03-14T19:51:02.123456789Z","from":"client","stream":0,"type":"SETTINGS","flags":1,"len":0,"settings":[],"ack":true}`},
+		{"h2frame headers", Event{Kind: KindH2Frame, Conn: 4, Time: t0, From: "client", Stream: 1, FrameType: "HEADERS", Flags: 0x25, Len: 35},
+			`{"kind":"h2frame","conn":4,"t":"2025-03-14T19:51:02.123456789Z","from":"client","stream":1,"type":"HEADERS","flags":37,"len":35}`},
+		{"h2frame rst", Event{Kind: KindH2Frame, Conn: 4, Time: t0, From: "client", Stream: 3, FrameType: "RST_STREAM", Len: 4, ErrCode: "CANCEL"},
+			`{"kind":"h2frame","conn":4,"t":"2025-03-14T19:51:02.123456789Z","from":"client","stream":3,"type":"RST_STREAM","flags":0,"len":4,"code":"CANCEL"}`},
+		{"h2frame goaway", Event{Kind: KindH2Frame, Conn: 4, Time: t0, From: "server", FrameType: "GOAWAY", Len: 8, ErrCode: "NO_ERROR", LastStream: 7},
+			`{"kind":"h2frame","conn":4,"t":"2025-03-14T19:51:02.123456789Z","from":"server","stream":0,"type":"GOAWAY","flags":0,"len":8,"code":"NO_ERROR","last_stream":7}`},
+		{"h2frame window update", Event{Kind: KindH2Frame, Conn: 4, Time: t0, From: "client", FrameType: "WINDOW_UPDATE", Len: 4, Increment: 983041},
+			`{"kind":"h2frame","conn":4,"t":"2025-03-14T19:51:02.123456789Z","from":"client","stream":0,"type":"WINDOW_UPDATE","flags":0,"len":4,"increment":983041}`},
+		{"h2frame push promise", Event{Kind: KindH2Frame, Conn: 4, Time: t0, From: "server", Stream: 1, FrameType: "PUSH_PROMISE", Flags: 4, Len: 20, Promised: 2},
+			`{"kind":"h2frame","conn":4,"t":"2025-03-14T19:51:02.123456789Z","from":"server","stream":1,"type":"PUSH_PROMISE","flags":4,"len":20,"promised":2}`},
+		{"h2frame ping ack", Event{Kind: KindH2Frame, Conn: 4, Time: t0, From: "server", FrameType: "PING", Flags: 1, Len: 8, Ack: true},
+			`{"kind":"h2frame","conn":4,"t":"2025-03-14T19:51:02.123456789Z","from":"server","stream":0,"type":"PING","flags":1,"len":8,"ack":true}`},
+		{"h2frame unknown type", Event{Kind: KindH2Frame, Conn: 4, Time: t0, From: "client", FrameType: "0xfa", Flags: 3, Len: 9},
+			`{"kind":"h2frame","conn":4,"t":"2025-03-14T19:51:02.123456789Z","from":"client","stream":0,"type":"0xfa","flags":3,"len":9}`},
+		{"close h2", Event{Kind: KindClose, Conn: 4, Time: t0, BytesFromClient: 10, BytesFromServer: 20, H2: true, H2Streams: 38, H2MaxOpen: 12},
+			`{"kind":"close","conn":4,"t":"2025-03-14T19:51:02.123456789Z","bytes_from_client":10,"bytes_from_server":20,"h2_streams":38,"h2_max_open":12}`},
 		{"unknown kind", Event{Kind: "future", Conn: 3, Time: t0, Msg: "x"},
 			`{"kind":"future","conn":3,"t":"2025-03-14T19:51:02.123456789Z"}`},
 	}
@@ -161,25 +196,58 @@ func wantKeys(e *Event) []string {
 			addIf(e.WSClosedBy != "", "ws_closed_by")
 			add("ws_close_clean")
 		}
+		if e.H2 {
+			add("h2_streams", "h2_max_open")
+		}
 	case KindRequest:
-		add("seq", "method", "target", "host", "proto")
+		add("seq")
+		addIf(e.Stream != 0, "stream")
+		add("method", "target", "host", "proto")
 		addIf(e.Scheme != "", "scheme")
+		addIf(e.Protocol != "", "protocol")
+		addIf(e.Pushed, "pushed")
 		exchange()
 	case KindResponse:
-		add("seq", "status", "status_text", "proto")
+		add("seq")
+		addIf(e.Stream != 0, "stream")
+		add("status", "status_text", "proto")
+		addIf(e.Reset != "", "reset")
 		exchange()
 	case KindUpgrade:
-		add("seq", "protocol", "subprotocol", "extensions", "accept_ok")
+		add("seq")
+		addIf(e.Stream != 0, "stream")
+		add("protocol", "subprotocol", "extensions")
+		addIf(e.Stream == 0, "accept_ok")
 		addIf(e.Scheme != "", "scheme")
+	case KindH2Frame:
+		add("from", "stream", "type", "flags", "len")
+		switch e.FrameType {
+		case "SETTINGS":
+			add("settings", "ack")
+		case "RST_STREAM":
+			add("code")
+		case "GOAWAY":
+			add("code", "last_stream")
+		case "WINDOW_UPDATE":
+			add("increment")
+		case "PUSH_PROMISE":
+			add("promised")
+		case "PING":
+			add("ack")
+		}
 	case KindTLS:
 		add("side", "sni", "alpn", "version", "cipher")
 		if e.Side == "server" {
 			add("subject", "issuer", "verified")
 		}
 	case KindFrame:
-		add("from", "fin", "rsv", "opcode", "masked", "len")
+		add("from")
+		addIf(e.Stream != 0, "stream")
+		add("fin", "rsv", "opcode", "masked", "len")
 	case KindMessage:
-		add("from", "op", "frames", "len", "wire_len", "compressed")
+		add("from")
+		addIf(e.Stream != 0, "stream")
+		add("op", "frames", "len", "wire_len", "compressed")
 		switch {
 		case e.Op == "close":
 			add("code", "reason")
@@ -220,7 +288,15 @@ func topKeys(t *testing.T, line []byte) []string {
 	return keys
 }
 
-var allKinds = []Kind{KindOpen, KindClose, KindRequest, KindResponse, KindUpgrade, KindFrame, KindMessage, KindError, KindTLS, KindGap}
+var allKinds = []Kind{KindOpen, KindClose, KindRequest, KindResponse, KindUpgrade, KindFrame, KindMessage, KindError, KindTLS, KindGap, KindH2Frame}
+
+// randStream returns 0 (HTTP/1.x) half the time, else a stream.
+func randStream(r *rand.Rand) uint32 {
+	if r.IntN(2) == 0 {
+		return 0
+	}
+	return 1 + r.Uint32N(1<<31-1)
+}
 
 // randString returns valid UTF-8 with quotes, backslashes, controls and
 // multi-byte characters, or "" one time in four.
@@ -276,13 +352,23 @@ func randEvent(r *rand.Rand, k Kind) *Event {
 		if e.WebSocket = r.IntN(2) == 0; e.WebSocket {
 			e.WSClosedBy, e.WSCloseClean = pick(r, "", "client", "server"), r.IntN(2) == 0
 		}
+		if e.H2 = r.IntN(2) == 0; e.H2 {
+			e.H2Streams, e.H2MaxOpen = r.IntN(100000), r.IntN(1025)
+		}
 	case KindRequest, KindResponse:
 		e.Seq, e.Proto, e.Server = 1+r.IntN(100), randString(r), randString(r)
+		e.Stream = randStream(r)
 		if k == KindRequest {
 			e.Method, e.Target, e.Host = randString(r), randString(r), randString(r)
-			e.Scheme = pick(r, "", "https")
+			e.Scheme = pick(r, "", "https", "http")
+			if e.Stream != 0 {
+				e.Protocol, e.Pushed = pick(r, "", "websocket"), r.IntN(4) == 0
+			}
 		} else {
 			e.Status, e.StatusText = 100+r.IntN(500), randString(r)
+			if e.Stream != 0 {
+				e.Reset = pick(r, "", "CANCEL", "0x1f")
+			}
 		}
 		e.Headers, e.Trailers = randHeaders(r), randHeaders(r)
 		e.Body = randBytes(r)
@@ -291,6 +377,29 @@ func randEvent(r *rand.Rand, k Kind) *Event {
 	case KindUpgrade:
 		e.Seq, e.Protocol, e.Subprotocol, e.Extensions, e.AcceptOK = 1+r.IntN(9), randString(r), randString(r), randString(r), r.IntN(2) == 0
 		e.Scheme = pick(r, "", "wss")
+		if e.Stream = randStream(r); e.Stream != 0 {
+			e.AcceptOK = false
+		}
+	case KindH2Frame:
+		e.From, e.Stream, e.Flags, e.Len = pick(r, "client", "server"), randStream(r), uint8(r.Uint32()), r.Int64N(1<<24)
+		e.FrameType = pick(r, "DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION", "0xfa")
+		switch e.FrameType {
+		case "SETTINGS":
+			for range r.IntN(4) {
+				e.Settings = append(e.Settings, Setting{pick(r, "HEADER_TABLE_SIZE", "ENABLE_CONNECT_PROTOCOL", "0x0a", randString(r)), r.Uint32()})
+			}
+			e.Ack = r.IntN(2) == 0
+		case "RST_STREAM":
+			e.ErrCode = pick(r, "NO_ERROR", "CANCEL", "0x1f")
+		case "GOAWAY":
+			e.ErrCode, e.LastStream = pick(r, "NO_ERROR", "PROTOCOL_ERROR"), r.Uint32()>>1
+		case "WINDOW_UPDATE":
+			e.Increment = r.Uint32() >> 1
+		case "PUSH_PROMISE":
+			e.Promised = r.Uint32() >> 1
+		case "PING":
+			e.Ack = r.IntN(2) == 0
+		}
 	case KindTLS:
 		e.Side, e.SNI, e.ALPN, e.Version, e.Cipher = pick(r, "client", "server"), randString(r), pick(r, "", "http/1.1"), "TLS 1.3", randString(r)
 		if e.Side == "server" {
@@ -298,8 +407,10 @@ func randEvent(r *rand.Rand, k Kind) *Event {
 		}
 	case KindFrame:
 		e.From, e.Fin, e.RSV, e.Opcode, e.Masked, e.Len = pick(r, "client", "server"), r.IntN(2) == 0, uint8(r.IntN(8)), uint8(r.IntN(16)), r.IntN(2) == 0, r.Int64()
+		e.Stream = randStream(r)
 	case KindMessage:
 		e.From, e.Op, e.Frames = pick(r, "client", "server"), pick(r, "text", "binary", "ping", "pong", "close"), 1+r.IntN(5)
+		e.Stream = randStream(r)
 		e.Len, e.WireLen, e.Compressed = r.Int64N(1<<40), r.Int64N(1<<40), r.IntN(2) == 0
 		if e.Op == "close" {
 			e.Code, e.Reason = pick(r, 0, 1000, 1001, 4000), randString(r)

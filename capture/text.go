@@ -67,12 +67,20 @@ func (e *Event) AppendText(dst []byte) []byte {
 				dst = append(dst, ", unclean"...)
 			}
 		}
+		if e.H2 {
+			dst = append(dst, " h2: "...)
+			dst = strconv.AppendInt(dst, int64(e.H2Streams), 10)
+			dst = append(dst, " streams, up to "...)
+			dst = strconv.AppendInt(dst, int64(e.H2MaxOpen), 10)
+			dst = append(dst, " at once"...)
+		}
 		if e.Err != "" {
 			dst = append(dst, " err: "...)
 			dst = appendLine(dst, e.Err)
 		}
 	case KindRequest:
 		dst = appendSeq(dst, e.Seq)
+		dst = appendStreamText(dst, e.Stream)
 		dst = append(dst, ' ')
 		dst = appendWord(dst, e.Method)
 		dst = append(dst, ' ')
@@ -85,9 +93,17 @@ func (e *Event) AppendText(dst []byte) []byte {
 			dst = append(dst, " scheme="...)
 			dst = appendWord(dst, e.Scheme)
 		}
+		if e.Protocol != "" {
+			dst = append(dst, " protocol="...)
+			dst = appendWord(dst, e.Protocol)
+		}
+		if e.Pushed {
+			dst = append(dst, " pushed"...)
+		}
 		dst = e.appendBodyText(dst)
 	case KindResponse:
 		dst = appendSeq(dst, e.Seq)
+		dst = appendStreamText(dst, e.Stream)
 		dst = append(dst, ' ')
 		dst = strconv.AppendInt(dst, int64(e.Status), 10)
 		if e.StatusText != "" {
@@ -96,9 +112,14 @@ func (e *Event) AppendText(dst []byte) []byte {
 		}
 		dst = append(dst, ' ')
 		dst = appendWord(dst, e.Proto)
+		if e.Reset != "" {
+			dst = append(dst, " reset="...)
+			dst = appendWord(dst, e.Reset)
+		}
 		dst = e.appendBodyText(dst)
 	case KindUpgrade:
 		dst = appendSeq(dst, e.Seq)
+		dst = appendStreamText(dst, e.Stream)
 		dst = append(dst, ' ')
 		dst = appendWord(dst, e.Protocol)
 		if e.Subprotocol != "" {
@@ -109,9 +130,11 @@ func (e *Event) AppendText(dst []byte) []byte {
 			dst = append(dst, " ext="...)
 			dst = strconv.AppendQuote(dst, e.Extensions)
 		}
-		if e.AcceptOK {
+		switch {
+		case e.Stream != 0: // over HTTP/2: no key, no accept
+		case e.AcceptOK:
 			dst = append(dst, " accept=ok"...)
-		} else {
+		default:
 			dst = append(dst, " accept=BAD"...)
 		}
 		if e.Scheme != "" {
@@ -142,6 +165,7 @@ func (e *Event) AppendText(dst []byte) []byte {
 		}
 	case KindFrame:
 		dst = appendFrom(dst, e.From)
+		dst = appendStreamText(dst, e.Stream)
 		if e.Fin {
 			dst = append(dst, " FIN"...)
 		}
@@ -160,6 +184,7 @@ func (e *Event) AppendText(dst []byte) []byte {
 		dst = strconv.AppendInt(dst, e.Len, 10)
 	case KindMessage:
 		dst = appendFrom(dst, e.From)
+		dst = appendStreamText(dst, e.Stream)
 		dst = append(dst, ' ')
 		dst = appendWord(dst, e.Op)
 		dst = append(dst, ' ')
@@ -208,6 +233,8 @@ func (e *Event) AppendText(dst []byte) []byte {
 		}
 		dst = append(dst, ' ')
 		dst = appendLine(dst, e.Msg)
+	case KindH2Frame:
+		dst = e.appendH2FrameText(dst)
 	case KindGap:
 		dst = append(dst, ' ')
 		dst = strconv.AppendInt(dst, e.Lost, 10)
@@ -234,6 +261,56 @@ func (e *Event) appendBodyText(dst []byte) []byte {
 	}
 	if e.Truncated {
 		dst = append(dst, " [truncated]"...)
+	}
+	return dst
+}
+
+// appendStreamText appends " stream=N" for an event on an HTTP/2 stream.
+func appendStreamText(dst []byte, stream uint32) []byte {
+	if stream == 0 {
+		return dst
+	}
+	dst = append(dst, " stream="...)
+	return strconv.AppendUint(dst, uint64(stream), 10)
+}
+
+// appendH2FrameText appends an HTTP/2 frame header and what its payload
+// says: " client→ HEADERS stream=1 flags=0x05 len=30".
+func (e *Event) appendH2FrameText(dst []byte) []byte {
+	dst = appendFrom(dst, e.From)
+	dst = append(dst, ' ')
+	dst = appendWord(dst, e.FrameType)
+	dst = append(dst, " stream="...)
+	dst = strconv.AppendUint(dst, uint64(e.Stream), 10)
+	dst = append(dst, " flags=0x"...)
+	dst = append(dst, hexDigits[e.Flags>>4], hexDigits[e.Flags&0xf])
+	dst = append(dst, " len="...)
+	dst = strconv.AppendInt(dst, e.Len, 10)
+	switch e.FrameType {
+	case "SETTINGS":
+		for _, st := range e.Settings {
+			dst = append(dst, ' ')
+			dst = appendWord(dst, st.Name)
+			dst = append(dst, '=')
+			dst = strconv.AppendUint(dst, uint64(st.Value), 10)
+		}
+	case "RST_STREAM":
+		dst = append(dst, " code="...)
+		dst = appendWord(dst, e.ErrCode)
+	case "GOAWAY":
+		dst = append(dst, " code="...)
+		dst = appendWord(dst, e.ErrCode)
+		dst = append(dst, " last_stream="...)
+		dst = strconv.AppendUint(dst, uint64(e.LastStream), 10)
+	case "WINDOW_UPDATE":
+		dst = append(dst, " increment="...)
+		dst = strconv.AppendUint(dst, uint64(e.Increment), 10)
+	case "PUSH_PROMISE":
+		dst = append(dst, " promised="...)
+		dst = strconv.AppendUint(dst, uint64(e.Promised), 10)
+	}
+	if e.Ack {
+		dst = append(dst, " ack"...)
 	}
 	return dst
 }

@@ -163,6 +163,7 @@ type httpFeeder struct {
 	name        string
 	feedRequest bool // client bytes through FeedRequest, as a routing proxy does
 	piece       int  // bytes per call; 0 for the whole segment
+	sniff       bool // the Conn sniffs the HTTP/2 preface (SniffH2)
 }
 
 // runHTTP feeds fx to a new Conn and returns what it reported. split, if
@@ -171,6 +172,9 @@ func runHTTP(t testing.TB, fx httpFixture, fd httpFeeder, split []int) string {
 	t.Helper()
 	r := &httpRecorder{maxBody: fx.cfg.maxBody()}
 	c := NewConn(fx.cfg, r)
+	if fd.sniff {
+		c.SniffH2()
+	}
 	for i, sg := range fx.segs {
 		if sg.end {
 			c.End(sg.side)

@@ -1,7 +1,9 @@
 // Package decode turns the two byte streams of one TCP connection into
-// protocol values: HTTP/1.x requests and responses (RFC 9112), the WebSocket
+// protocol values: HTTP/1.x requests and responses (RFC 9112), HTTP/2
+// frames, streams and exchanges (RFC 9113, HPACK RFC 7541), the WebSocket
 // upgrade handshake, and WebSocket frames and messages (RFC 6455, with
-// permessage-deflate, RFC 7692).
+// permessage-deflate, RFC 7692), over HTTP/1.1 or on an HTTP/2 stream (RFC
+// 8441).
 //
 // It is pure: bytes in, values out. It opens no sockets, starts no
 // goroutines, reads no clock and logs nothing, so every path can be tested
@@ -12,6 +14,7 @@
 // The files follow the protocols: conn.go is the one place where a
 // connection switches from one protocol to the next; http1*.go decode
 // HTTP/1.x (heads, fields, bodies, the pairing of requests and responses);
+// h2*.go HTTP/2 (h2.go says which file does what);
 // upgrade.go the switch a 101 makes; websocket*.go RFC 6455 frames and
 // messages; permessage_deflate.go RFC 7692; buffers.go how buffers are
 // reused and given back.

@@ -111,6 +111,9 @@ const (
 	h1Wait                      // client: held in Conn.wait until the answer to an upgrade or CONNECT
 	h1Tunnel                    // after a 2xx to CONNECT, until the first client byte says what runs inside
 	h1WS                        // WebSocket: bytes go to a wsStream
+	h1Sniff                     // client: bytes that agree with the HTTP/2 preface so far, held until it is known whether they are one
+	h1Hold                      // server: bytes held in Conn.early while the client's first bytes may yet be the HTTP/2 preface
+	h1H2                        // HTTP/2: bytes go to Conn.h2
 	h1Opaque                    // not decoded: after a parse error, TLS in a tunnel, or another protocol
 	h1Ended                     // End was called
 )
@@ -156,7 +159,7 @@ type h1Stream struct {
 	letGoLater bool // the request handed out is let go at the next call
 
 	headErr    error // the client's bytes stopped being decodable (a head or body error), for FeedRequest
-	endPending bool  // End came while the bytes were held (h1Wait)
+	endPending bool  // End came while the bytes were held (h1Wait, h1Hold)
 }
 
 // seqNo is the Seq of the message being read.

@@ -15,6 +15,8 @@ type h1Exchange struct {
 	key        string
 	protocol   string // Sec-WebSocket-Protocol offered
 	extensions string // Sec-WebSocket-Extensions offered
+	h2c        bool   // the Upgrade field offers h2c (RFC 7540 section 3.2)
+	h2settings string // its HTTP2-Settings
 }
 
 // waits reports whether the client's next bytes may not be HTTP, depending
@@ -139,6 +141,9 @@ func (c *Conn) requestHead(s *h1Stream, text string) bool {
 		ex.upgrade = true
 		if h1HasToken(f.upgrade, "websocket") {
 			ex.websocket, ex.key, ex.protocol, ex.extensions = true, f.key, f.protocol, f.extensions
+		}
+		if h1HasToken(f.upgrade, "h2c") {
+			ex.h2c, ex.h2settings = true, f.h2settings
 		}
 	}
 	c.queue = append(c.queue, ex)

@@ -16,6 +16,7 @@ type h1Fields struct {
 	accept      string // Sec-WebSocket-Accept
 	protocol    string // Sec-WebSocket-Protocol
 	extensions  string // Sec-WebSocket-Extensions
+	h2settings  string // HTTP2-Settings (RFC 7540 section 3.2.1)
 }
 
 // h1FieldErrMax is how many errors the field lines of one head or trailer
@@ -127,6 +128,8 @@ func (c *Conn) parseFields(s *h1Stream, rest string, dst []Header, f *h1Fields, 
 		case 14:
 			if strings.EqualFold(h.Name, "Content-Length") {
 				f.cl++
+			} else if strings.EqualFold(h.Name, "HTTP2-Settings") && f.h2settings == "" {
+				f.h2settings = h.Value
 			}
 		case 17:
 			if strings.EqualFold(h.Name, "Transfer-Encoding") {

@@ -45,8 +45,8 @@ func (c *Conn) CloseHandshake() (hs CloseHandshake, ok bool) {
 
 // switchProtocols acts on a delivered 101 (RFC 9110 section 7.8): it
 // reports the Upgrade, checks the WebSocket handshake (RFC 6455 section
-// 4.2.2), and turns both directions to WebSocket, or to opaque for any
-// other protocol.
+// 4.2.2), and turns both directions to WebSocket, to HTTP/2 for h2c (RFC
+// 7540 section 3.2), or to opaque for any other protocol.
 func (c *Conn) switchProtocols(s *h1Stream, ex *h1Exchange, paired bool) {
 	f := &s.fields
 	seq := s.resp.Seq
@@ -56,6 +56,11 @@ func (c *Conn) switchProtocols(s *h1Stream, ex *h1Exchange, paired bool) {
 		return
 	}
 	u := Upgrade{Seq: seq, Protocol: f.upgrade, Subprotocol: f.protocol, Extensions: f.extensions, Key: ex.key, Accept: f.accept}
+	if ex.h2c && h1HasToken(f.upgrade, "h2c") {
+		c.h.Upgrade(&u)
+		c.upgradeH2(seq, ex.h2settings)
+		return
+	}
 	if !ex.websocket || !h1HasToken(f.upgrade, "websocket") {
 		c.h.Upgrade(&u)
 		if ex.websocket {

@@ -101,10 +101,13 @@ func newConn(p *Proxy, in *ingress, nc net.Conn) *conn {
 	c.dec = decode.NewConn(p.cfg.Decode, &c.rec)
 	switch in.mode {
 	case Reverse:
+		c.dec.SniffH2() // HTTP/2 with prior knowledge (h2c)
 		c.front = newReverser(c)
 	case SOCKS5:
+		c.dec.SniffH2() // a tunnel: it may carry h2c, as a CONNECT tunnel may
 		c.front = newSOCKSFront(c)
 	case Transparent:
+		c.dec.SniffH2()
 		c.front = newTransparent(c)
 	default:
 		c.front = newForwarder(c)
@@ -168,13 +171,17 @@ func (c *conn) finish() {
 		c.fail(errShutdown) // unless something else ended it first
 	}
 	var hs *decode.CloseHandshake
+	var h2 *decode.H2Stats
 	if !c.broken {
 		if h, ok := c.dec.CloseHandshake(); ok {
 			hs = &h
 		}
+		if st, ok := c.dec.H2Stats(); ok {
+			h2 = &st
+		}
 	}
 	c.rec.now = time.Now()
-	c.rec.end(c.bytes, c.err, hs)
+	c.rec.end(c.bytes, c.err, hs, h2)
 	c.rec.flush()
 }
 

@@ -149,11 +149,11 @@ func checkOrder(t *testing.T, evs []capture.Event) {
 	}
 }
 
-// kinds filters events by connection (0: all) and kind.
+// kinds filters events by connection (0: all) and kind ("": all).
 func kinds(evs []capture.Event, conn uint64, k capture.Kind) []capture.Event {
 	var out []capture.Event
 	for _, ev := range evs {
-		if (conn == 0 || ev.Conn == conn) && ev.Kind == k {
+		if (conn == 0 || ev.Conn == conn) && (k == "" || ev.Kind == k) {
 			out = append(out, ev)
 		}
 	}

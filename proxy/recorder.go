@@ -54,6 +54,7 @@ type recorder struct {
 	ev   capture.Event // scratch for the event being built: clear between events
 	hdrs []capture.Header
 	trls []capture.Header
+	sets []capture.Setting // scratch for an h2frame's settings
 }
 
 func newRecorder(id uint64, outputs []capture.Output, warn func(error), closed *atomic.Bool) recorder {
@@ -85,6 +86,10 @@ func (r *recorder) add() {
 	r.ev = capture.Event{}
 	r.hdrs = scrub(r.hdrs)
 	r.trls = scrub(r.trls)
+	r.sets = r.sets[:0] // names are constants, or short strings made for the event
+	if cap(r.sets) > maxKeptFields {
+		r.sets = nil
+	}
 }
 
 // scrub empties a scratch slice, dropping references to what it held, and
@@ -133,8 +138,9 @@ func (r *recorder) openNow() {
 }
 
 // end records the connection's last event: bytes each way, what ended it
-// (nil: a normal end), and how a WebSocket closed, when hs is set.
-func (r *recorder) end(bytes [2]int64, err error, hs *decode.CloseHandshake) {
+// (nil: a normal end), how a WebSocket closed, when hs is set, and how many
+// streams an HTTP/2 connection carried, when h2 is set.
+func (r *recorder) end(bytes [2]int64, err error, hs *decode.CloseHandshake, h2 *decode.H2Stats) {
 	ev := r.event(capture.KindClose)
 	ev.BytesFromClient = bytes[decode.Client]
 	ev.BytesFromServer = bytes[decode.Server]
@@ -147,6 +153,9 @@ func (r *recorder) end(bytes [2]int64, err error, hs *decode.CloseHandshake) {
 			ev.WSClosedBy = hs.First.String()
 		}
 		ev.WSCloseClean = hs.Sent[decode.Client] && hs.Sent[decode.Server] && err == nil
+	}
+	if h2 != nil {
+		ev.H2, ev.H2Streams, ev.H2MaxOpen = true, h2.Streams, h2.MaxOpen
 	}
 	r.add()
 }
@@ -194,7 +203,9 @@ func (r *recorder) Request(q *decode.Request) {
 	if r.tls {
 		ev.Scheme = "https"
 	}
-	if r.routing {
+	if q.Stream != 0 {
+		r.h2Request(ev, q)
+	} else if r.routing {
 		// A request that names its upstream is recorded before it is
 		// routed (or refused): say where it goes, not where the last
 		// one went.
@@ -213,6 +224,7 @@ func (r *recorder) Response(s *decode.Response) {
 	ev.Status = s.Status
 	ev.StatusText = s.Reason
 	ev.Server = r.server
+	ev.Stream, ev.Reset = s.Stream, s.Reset
 	if s.Status >= 200 || s.Status == 101 {
 		r.lastFinal = max(r.lastFinal, s.Seq)
 	}
@@ -236,6 +248,7 @@ func (r *recorder) Upgrade(u *decode.Upgrade) {
 	ev.Subprotocol = u.Subprotocol
 	ev.Extensions = u.Extensions
 	ev.AcceptOK = u.AcceptOK
+	ev.Stream = u.Stream
 	if r.tls {
 		ev.Scheme = "wss"
 	}
@@ -250,6 +263,7 @@ func (r *recorder) Frame(side decode.Side, f *decode.Frame) {
 	ev.Opcode = f.Opcode
 	ev.Masked = f.Masked
 	ev.Len = f.Len
+	ev.Stream = f.Stream
 	r.add()
 }
 
@@ -265,6 +279,7 @@ func (r *recorder) Message(side decode.Side, m *decode.Message) {
 	ev.Truncated = m.Truncated
 	ev.Code = m.CloseCode
 	ev.Reason = m.CloseReason
+	ev.Stream = m.Stream
 	r.add()
 }
 
@@ -281,6 +296,47 @@ func (r *recorder) Error(side decode.Side, err error) {
 		// A message cut short because frametap closed the connection
 		// is not the peer's fault: say so.
 		ev.Msg = "cut by frametap's shutdown: " + ev.Msg
+	}
+	r.add()
+}
+
+// HTTP/2 (issue 9): the recorder is a decode.H2Handler.
+
+// h2Request fills in what an HTTP/2 request carries beyond HTTP/1.x: its
+// stream, its :scheme, its :protocol, whether it was pushed. A stream
+// names no upstream of its own: it goes where its connection goes.
+func (r *recorder) h2Request(ev *capture.Event, q *decode.Request) {
+	ev.Stream = q.Stream
+	ev.Scheme = q.Scheme
+	ev.Protocol = q.Protocol
+	ev.Pushed = q.Pushed
+}
+
+// H2Frame records one HTTP/2 frame header, before anything its payload
+// causes.
+func (r *recorder) H2Frame(side decode.Side, f *decode.H2Frame) {
+	ev := r.event(capture.KindH2Frame)
+	ev.From = side.String()
+	ev.Stream = f.Stream
+	ev.FrameType = f.Type.String()
+	ev.Flags = f.Flags
+	ev.Len = int64(f.Len)
+	ev.Ack = f.Ack
+	switch f.Type {
+	case decode.H2Settings:
+		for _, st := range f.Settings {
+			r.sets = append(r.sets, capture.Setting{Name: st.Name(), Value: st.Value})
+		}
+		ev.Settings = r.sets
+	case decode.H2RSTStream:
+		ev.ErrCode = f.Code.String()
+	case decode.H2GoAway:
+		ev.ErrCode = f.Code.String()
+		ev.LastStream = f.LastStream
+	case decode.H2WindowUpdate:
+		ev.Increment = f.Increment
+	case decode.H2PushPromise:
+		ev.Promised = f.Promised
 	}
 	r.add()
 }

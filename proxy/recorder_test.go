@@ -124,7 +124,7 @@ func TestRecorderOwnEvents(t *testing.T) {
 	r.now = time.Now()
 	r.open("127.0.0.1:5", "up:80", "reverse")
 	r.failure("server", fmt.Errorf("cannot reach upstream"))
-	r.end([2]int64{10, 20}, nil, &decode.CloseHandshake{First: decode.Server, Sent: [2]bool{true, true}})
+	r.end([2]int64{10, 20}, nil, &decode.CloseHandshake{First: decode.Server, Sent: [2]bool{true, true}}, nil)
 	want := "open conn=3 server=up:80\nerror conn=3 from=server msg=cannot reach upstream\nclose conn=3"
 	if got := strings.Join(out.lines, "\n"); got != want {
 		t.Errorf("events:\n%s\nwant:\n%s", got, want)

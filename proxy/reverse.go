@@ -54,7 +54,7 @@ func (rv *reverser) sniffExpired() error {
 // already) and connect returns errAnswered.
 func (rv *reverser) connect(first []byte) error {
 	c := rv.c
-	nc, err := c.connectUpstream(c.p.ctx, rv.target, "")
+	nc, err := c.connectUpstream(c.p.ctx, rv.target, "", alpnHTTP1)
 	if err != nil {
 		return c.refuse(err, first)
 	}

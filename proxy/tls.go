@@ -25,9 +25,28 @@ var sniffWait = 2 * time.Second // a variable so that tests can shorten it
 // section 5.1, ContentType handshake(22)): a ClientHello starts with it.
 const tlsRecordHandshake = 0x16
 
-// alpnHTTP1 is the only protocol frametap offers either side: it decodes
-// HTTP/1.x, so browsers must not switch to h2 (RFC 7301).
+// alpnHTTP1 is what frametap offers where it cannot mirror a choice (RFC
+// 7301): an upstream spoken to in plaintext, a plaintext client's TLS
+// upstream, and a client whose upstream failed (it gets a 502 in
+// HTTP/1.1).
 var alpnHTTP1 = []string{"http/1.1"}
+
+// alpnMirror is what frametap answers a client whose upstream handshake
+// offered the client's own ALPN list: the protocol the server chose, or
+// none when it chose none, so that both legs carry the same protocol and
+// frametap relays it byte for byte (it decodes h2 and HTTP/1.x). crypto/tls
+// has already refused a server that chose a protocol the client did not
+// offer ("server selected unadvertised ALPN protocol"), as mitmproxy does.
+func alpnMirror(up net.Conn) []string {
+	tc, ok := up.(*tls.Conn)
+	if !ok {
+		return alpnHTTP1
+	}
+	if p := tc.ConnectionState().NegotiatedProtocol; p != "" {
+		return []string{p}
+	}
+	return nil
+}
 
 // tlsTarget is where a connection whose first byte is sniffed goes.
 type tlsTarget struct {
@@ -68,7 +87,7 @@ func (c *conn) intercept(first []byte, tg tlsTarget) error {
 	var upErr error
 	srv := tls.Server(&prefixConn{Conn: c.raw, prefix: bytes.Clone(first)}, &tls.Config{
 		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-			owned, upErr = c.connectUpstream(ctx, tg, hello.ServerName)
+			owned, upErr = c.connectUpstream(ctx, tg, hello.ServerName, hello.SupportedProtos)
 			name := hello.ServerName
 			if name == "" {
 				name = tg.host
@@ -77,7 +96,11 @@ func (c *conn) intercept(first []byte, tg tlsTarget) error {
 			if err != nil {
 				return nil, err
 			}
-			return &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: alpnHTTP1}, nil
+			protos := alpnHTTP1
+			if upErr == nil {
+				protos = alpnMirror(owned)
+			}
+			return &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: protos}, nil
 		},
 	})
 	if err := srv.HandshakeContext(ctx); err != nil {
@@ -90,8 +113,14 @@ func (c *conn) intercept(first []byte, tg tlsTarget) error {
 	}
 	c.mu.Lock()
 	c.rec.now = time.Now()
-	c.rec.handshake(decode.Client, srv.ConnectionState(), "", false)
+	cs := srv.ConnectionState()
+	c.rec.handshake(decode.Client, cs, "", false)
 	c.rec.flush()
+	if upErr == nil {
+		// Before the upstream's copier starts: an h2 server's SETTINGS
+		// may come before the client's preface.
+		c.dec.ALPN(cs.NegotiatedProtocol)
+	}
 	c.client = srv
 	c.rec.tls = true
 	c.clock.tlsIdle = true // HTTP is to come inside: until it does, the connection is idle
@@ -109,9 +138,10 @@ func (c *conn) intercept(first []byte, tg tlsTarget) error {
 
 // connectUpstream dials tg (unless it was dialed already) and, when tg.tls,
 // does the TLS handshake, naming the server tg.serverName, else sni, else
-// tg.host. It owns tg.nc: on an error it has closed it and returns a nil
-// net.Conn.
-func (c *conn) connectUpstream(ctx context.Context, tg tlsTarget, sni string) (net.Conn, error) {
+// tg.host, and offering the ALPN protocols alpn (the client's own list; nil
+// for a plaintext client, which gets http/1.1). It owns tg.nc: on an error
+// it has closed it and returns a nil net.Conn.
+func (c *conn) connectUpstream(ctx context.Context, tg tlsTarget, sni string, alpn []string) (net.Conn, error) {
 	nc := tg.nc
 	if nc == nil {
 		var err error
@@ -129,7 +159,7 @@ func (c *conn) connectUpstream(ctx context.Context, tg tlsTarget, sni string) (n
 	if name == "" {
 		name = tg.host
 	}
-	return c.handshakeUpstream(ctx, nc, tg.addr, name)
+	return c.handshakeUpstream(ctx, nc, tg.addr, name, alpn)
 }
 
 // handshakeUpstream puts TLS on nc as a client of name, verifying the
@@ -139,10 +169,10 @@ func (c *conn) connectUpstream(ctx context.Context, tg tlsTarget, sni string) (n
 // It returns a net.Conn, not a *tls.Conn: a nil *tls.Conn returned as a
 // net.Conn is not a nil interface, and closing it panics (issue 8, defect
 // 0).
-func (c *conn) handshakeUpstream(ctx context.Context, nc net.Conn, addr, name string) (net.Conn, error) {
+func (c *conn) handshakeUpstream(ctx context.Context, nc net.Conn, addr, name string, alpn []string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.p.cfg.DialTimeout)
 	defer cancel()
-	cfg := &tls.Config{ServerName: name, RootCAs: c.p.cfg.UpstreamRoots, NextProtos: alpnHTTP1}
+	cfg := &tls.Config{ServerName: name, RootCAs: c.p.cfg.UpstreamRoots, NextProtos: alpn}
 	verified := true
 	if c.p.cfg.Insecure {
 		// Skip the check but still say in the event whether it passed.

@@ -160,9 +160,13 @@ func startPageServer(t *testing.T, ca *certs.CA, tlsOn bool) *pageServer {
 	ps.addr = ln.Addr().String()
 	srv := &http.Server{Handler: mux}
 	if tlsOn {
-		srv.TLSConfig = &tls.Config{GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		// HTTP/1.1 only: this test is keep-alive and WebSocket over
+		// HTTP/1.1 (TestE2EH2Browser is HTTP/2). Chromium offers h2 and
+		// http/1.1; frametap mirrors the server's choice, http/1.1.
+		srv.TLSConfig = &tls.Config{NextProtos: []string{"http/1.1"}, GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return ca.Leaf("127.0.0.1")
 		}}
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 		go srv.ServeTLS(ln, "", "")
 	} else {
 		go srv.Serve(ln)

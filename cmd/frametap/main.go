@@ -1,4 +1,4 @@
-// Command frametap is an inspecting proxy for HTTP/1.x and WebSocket: it
+// Command frametap is an inspecting proxy for HTTP/1.x, HTTP/2 and WebSocket: it
 // relays every byte between client and server unchanged, decodes what it
 // carries and records it as a capture log.
 package main
@@ -27,7 +27,7 @@ import (
 	"github.com/frametap/frametap/ui"
 )
 
-const usage = `frametap: see what really crosses the wire (HTTP/1.x and WebSocket).
+const usage = `frametap: see what really crosses the wire (HTTP/1.x, HTTP/2 and WebSocket).
 
 Usage:
   frametap [flags]            the proxy, with the live dashboard (--headless: text lines)
