@@ -19,6 +19,9 @@ const (
 	KindError    Kind = "error"    // a protocol violation, a parse error or a failed dial
 	KindTLS      Kind = "tls"      // frametap terminated TLS with one side of a connection
 	KindGap      Kind = "gap"      // the capture log lost events to write errors (conn 0), written when writing resumed
+
+	// Issue 14: filter and acting on connections.
+	KindMeta Kind = "meta" // how the capture was written (conn 0): the first event of a capture written with --filter
 )
 
 // Event is one thing frametap saw on one client connection. It is flat: the
@@ -103,6 +106,10 @@ type Event struct {
 	Subject  string // "subject" (side server): the upstream certificate's subject
 	Issuer   string // "issuer" (side server): its issuer
 	Verified bool   // "verified" (side server): the certificate verified against the trusted roots
+
+	// Issue 14: filter and acting on connections.
+	Filter   string // "filter" (meta): the filter expression the capture was written with, as given
+	Injected bool   // "injected" (frame, message), written only when true: frametap wrote it into the connection itself
 }
 
 // Header is one header field, written as a two-element JSON array.

@@ -98,6 +98,9 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		dst = appendIntField(dst, "opcode", int64(e.Opcode))
 		dst = appendBoolField(dst, "masked", e.Masked)
 		dst = appendIntField(dst, "len", e.Len)
+		if e.Injected {
+			dst = appendBoolField(dst, "injected", true)
+		}
 	case KindMessage:
 		dst = appendStringField(dst, "from", e.From)
 		dst = appendStringField(dst, "op", e.Op)
@@ -105,6 +108,9 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		dst = appendIntField(dst, "len", e.Len)
 		dst = appendIntField(dst, "wire_len", e.WireLen)
 		dst = appendBoolField(dst, "compressed", e.Compressed)
+		if e.Injected {
+			dst = appendBoolField(dst, "injected", true)
+		}
 		if e.Op == "close" {
 			dst = appendIntField(dst, "code", int64(e.Code))
 			dst = appendStringField(dst, "reason", e.Reason)
@@ -120,6 +126,8 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		dst = e.Since.UTC().AppendFormat(dst, time.RFC3339Nano)
 		dst = append(dst, '"')
 		dst = appendStringField(dst, "msg", e.Msg)
+	case KindMeta:
+		dst = appendStringField(dst, "filter", e.Filter)
 	}
 	return dst
 }
@@ -441,6 +449,10 @@ type wireEvent struct {
 	Subject  string `json:"subject"`
 	Issuer   string `json:"issuer"`
 	Verified bool   `json:"verified"`
+
+	// Issue 14.
+	Filter   string `json:"filter"`
+	Injected bool   `json:"injected"`
 }
 
 // UnmarshalJSON sets e from one capture-format object: "body" or
@@ -470,6 +482,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		Truncated: w.Truncated, Msg: w.Msg, Lost: w.Lost, Since: w.Since.UTC(),
 		Scheme: w.Scheme, Side: w.Side, SNI: w.SNI, ALPN: w.ALPN, Version: w.Version, Cipher: w.Cipher,
 		Subject: w.Subject, Issuer: w.Issuer, Verified: w.Verified,
+		Filter: w.Filter, Injected: w.Injected,
 	}
 	if w.WSCloseClean != nil {
 		e.WSCloseClean = *w.WSCloseClean
