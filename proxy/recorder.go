@@ -44,6 +44,9 @@ type recorder struct {
 	ev   capture.Event // scratch for the event being built: clear between events
 	hdrs []capture.Header
 	trls []capture.Header
+
+	// Issue 14: set while frametap's own injected frame is decoded.
+	injected bool
 }
 
 func newRecorder(id uint64, outputs []capture.Output, warn func(error), closed *atomic.Bool) recorder {
@@ -226,6 +229,7 @@ func (r *recorder) Frame(side decode.Side, f *decode.Frame) {
 	ev.Opcode = f.Opcode
 	ev.Masked = f.Masked
 	ev.Len = f.Len
+	ev.Injected = r.injected
 	r.add()
 }
 
@@ -241,6 +245,7 @@ func (r *recorder) Message(side decode.Side, m *decode.Message) {
 	ev.Truncated = m.Truncated
 	ev.Code = m.CloseCode
 	ev.Reason = m.CloseReason
+	ev.Injected = r.injected
 	r.add()
 }
 
