@@ -84,6 +84,10 @@ type Injection struct {
 	// CloseReason must be empty).
 	CloseCode   int
 	CloseReason string
+	// OnWait, if set, is called once, from Inject's goroutine, when the
+	// message has to wait for the end of one under way (to tell a user
+	// why nothing happens yet).
+	OnWait func()
 }
 
 // MaxInjectPayload bounds the payload of one injected message.
@@ -121,10 +125,11 @@ type direction struct {
 
 // injection is an Inject call in progress: its frame, ready to write.
 type injection struct {
-	frame []byte
-	op    InjectOp
-	done  chan error    // buffered: the outcome, once it was written or refused
-	kick  chan struct{} // buffered: the direction may have reached a boundary
+	frame  []byte
+	op     InjectOp
+	onWait func()
+	done   chan error    // buffered: the outcome, once it was written or refused
+	kick   chan struct{} // buffered: the direction may have reached a boundary
 }
 
 // frame validates m and returns it as one frame (FIN set, RSV clear),
@@ -268,7 +273,7 @@ func (p *Proxy) Inject(ctx context.Context, id uint64, to decode.Side, m Injecti
 	if c == nil {
 		return fmt.Errorf("%w: %d", ErrNoConnection, id)
 	}
-	return c.inject(ctx, to.Other(), &injection{frame: frame, op: m.Op, done: make(chan error, 1), kick: make(chan struct{}, 1)})
+	return c.inject(ctx, to.Other(), &injection{frame: frame, op: m.Op, onWait: m.OnWait, done: make(chan error, 1), kick: make(chan struct{}, 1)})
 }
 
 // injectableLocked says why a message of op could not be injected into the
@@ -307,6 +312,15 @@ func (c *conn) inject(ctx context.Context, from decode.Side, in *injection) erro
 				c.injectAt(from, in)
 			}
 			d.wmu.Unlock()
+		}
+		if in.onWait != nil {
+			select {
+			case err := <-in.done:
+				return err
+			default:
+				in.onWait()
+				in.onWait = nil
+			}
 		}
 		select {
 		case err := <-in.done:

@@ -201,11 +201,15 @@ func TestInjectWaitsForMessageEnd(t *testing.T) {
 	if got := frameText(t, pr.client, pr.cr); got != `text fin=false rsv=0 masked=false "part 1, "` {
 		t.Fatalf("client got %s", got)
 	}
-	done := make(chan error, 1)
+	done, waited := make(chan error, 1), make(chan struct{})
 	go func() {
-		done <- pr.tp.p.Inject(context.Background(), pr.id, decode.Client, Injection{Op: InjectText, Payload: []byte("injected")})
+		done <- pr.tp.p.Inject(context.Background(), pr.id, decode.Client, Injection{Op: InjectText, Payload: []byte("injected"), OnWait: func() { close(waited) }})
 	}()
-	pendingOn(t, pr.tp.p, pr.id, decode.Server)
+	select {
+	case <-waited: // told it waits
+	case err := <-done:
+		t.Fatalf("Inject returned (%v) inside a fragmented message", err)
+	}
 	serverFrame(t, pr.server, true, ws.OpPing, "between")
 	if got := frameText(t, pr.client, pr.cr); got != `ping fin=true rsv=0 masked=false "between"` {
 		t.Fatalf("client got %s", got)

@@ -37,6 +37,9 @@ Usage:
                               --headless prints it as lines)
   frametap ca                 where frametap's CA is, and how to trust it (for https/wss)
   frametap help filters       the filter language of --filter (and the dashboard's /)
+  frametap inject --control SOCKET --conn N --to server|client --text MSG
+                              write a WebSocket message into a live connection of a frametap
+                              started with --control SOCKET
 
 Point a client at it as an HTTP proxy (regular mode, the default):
   frametap --headless -w capture.jsonl
@@ -93,6 +96,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		// Issue 14.
 		case "help":
 			return runHelp(args[1:], stdout, stderr)
+		case "inject":
+			return runInject(args[1:], stdout, stderr)
 		}
 	}
 	var o options
@@ -143,6 +148,7 @@ func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.Fl
 	fs.IntVar(&o.uiEvents, "ui-events", ui.DefaultMaxEvents, "events the dashboard holds in memory (and at most about 256 MiB of them); older ones are only in the capture file (-w), or gone without one")
 	addTLSFlags(fs, &o.tls)
 	// Issue 14.
+	fs.StringVar(&o.control, "control", "", "listen on the unix socket `PATH` (owner-only) for frametap inject and scripts: see frametap inject -h")
 	fs.StringVar(&o.filter, "filter", "", "write only the events `EXPR` selects to the headless lines and -w (whole exchanges and messages, with the open and close of their connections; the capture starts with a meta event naming EXPR); see frametap help filters")
 	return fs
 }
@@ -273,6 +279,15 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		HeaderTimeout: noLimitIfZero(o.headerWait),
 		IdleTimeout:   noLimitIfZero(o.idleWait),
 	})
+	if o.control != "" {
+		cs, err := listenControl(o.control, p)
+		if err != nil {
+			ln.Close()
+			closeLogs()
+			return err
+		}
+		defer cs.close()
+	}
 	desc := "HTTP proxy (set http://" + ln.Addr().String() + " as the proxy)"
 	if mode == proxy.Reverse {
 		desc = "reverse proxy to " + upstream
