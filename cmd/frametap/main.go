@@ -37,6 +37,7 @@ Usage:
                               --headless prints it as lines)
   frametap ca                 where frametap's CA is, and how to trust it (for https/wss)
   frametap help filters       the filter language of --filter (and the dashboard's /)
+  frametap replay FILE --conn N   send connection N's client side again, to its server or --to URL
   frametap inject --control SOCKET --conn N --to server|client --text MSG
                               write a WebSocket message into a live connection of a frametap
                               started with --control SOCKET
@@ -98,6 +99,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return runHelp(args[1:], stdout, stderr)
 		case "inject":
 			return runInject(args[1:], stdout, stderr)
+		case "replay":
+			return runReplay(args[1:], stdout, stderr)
 		}
 	}
 	var o options
