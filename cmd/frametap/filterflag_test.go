@@ -17,6 +17,7 @@ import (
 
 	"github.com/frametap/frametap/capture"
 	"github.com/frametap/frametap/filter"
+	"github.com/frametap/frametap/ui"
 )
 
 // A bad expression is refused before anything starts, with the column and
@@ -177,3 +178,22 @@ var listeningRE = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
 
 // interrupt sends this process SIGINT, as runProxy's cleanup does.
 func interrupt() { syscall.Kill(os.Getpid(), syscall.SIGINT) }
+
+// BenchmarkViewFilter1M is `frametap view --filter` on a capture of
+// 1,000,000 events: every line read and parsed, the whole capture judged
+// (filter.Select), the selection handed to the dashboard's store.
+//
+//	go test ./cmd/frametap/ -run '^$' -bench ViewFilter1M -benchmem
+func BenchmarkViewFilter1M(b *testing.B) {
+	const n = 1_000_000
+	path := writeCaptureFile(b, n)
+	flt := filter.MustParse(`~ws ~op text ~b "price\":101"`)
+	for b.Loop() {
+		st := ui.NewStore(0)
+		kept, read, bad, err := loadSelected(path, flt, st)
+		if err != nil || read != n || bad != 0 || kept == 0 {
+			b.Fatalf("loadSelected: kept %d of %d, %d bad, %v", kept, read, bad, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/event")
+}

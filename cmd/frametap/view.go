@@ -144,6 +144,8 @@ func loadCapture(path string, store *ui.Store) (n, bad int, err error) {
 			continue
 		case err != nil:
 			return n, bad, err // too long, or a read error: the rest is unreachable
+		case ev.Kind == capture.KindMeta:
+			continue // how the capture was written (--filter), no connection's: the dashboard would show it as one
 		}
 		store.AddOwned(ev)
 		n++
@@ -185,7 +187,9 @@ func loadSelected(path string, flt *filter.Filter, store *ui.Store) (kept, n, ba
 	}
 	sel := selectEvents(flt, evs)
 	for _, ev := range sel {
-		store.AddOwned(ev)
+		if ev.Kind != capture.KindMeta { // as loadCapture
+			store.AddOwned(ev)
+		}
 	}
 	return len(sel), len(evs), bad, nil
 }
