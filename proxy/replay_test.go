@@ -275,4 +275,3 @@ func (s *memStream) Add(ev *capture.Event) {
 }
 func (s *memStream) Flush() error { return nil }
 func (s *memStream) Close()       {}
-
