@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -275,3 +277,53 @@ func (s *memStream) Add(ev *capture.Event) {
 }
 func (s *memStream) Flush() error { return nil }
 func (s *memStream) Close()       {}
+
+// A request that went inside TLS is replayed with TLS, verified against
+// the roots given; the replay records the server side's tls event.
+func TestReplayTLS(t *testing.T) {
+	got := make(chan string, 4)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- fmt.Sprintf("%s %s %q tls=%v", r.Method, r.RequestURI, body, r.TLS != nil)
+	}))
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	addr := strings.TrimPrefix(srv.URL, "https://")
+	t0 := time.Date(2025, 3, 14, 19, 0, 0, 0, time.UTC)
+	evs := []capture.Event{
+		{Kind: capture.KindOpen, Conn: 4, Time: t0, Client: "127.0.0.1:5", Server: "127.0.0.1:1", Mode: "reverse"},
+		{Kind: capture.KindTLS, Conn: 4, Time: t0, Side: "server", SNI: "127.0.0.1", Verified: true},
+		{Kind: capture.KindRequest, Conn: 4, Time: t0, Seq: 1, Method: "POST", Target: "/secure", Host: "127.0.0.1:1", Proto: "HTTP/1.1", Scheme: "https",
+			Headers: []capture.Header{{"Host", "127.0.0.1:1"}, {"Content-Length", "3"}}, BodyLen: 3, Body: []byte("abc")},
+	}
+	out := &memOutput{}
+	for _, tc := range []struct {
+		to    string
+		roots *x509.CertPool
+		ok    bool
+	}{
+		{"https://" + addr, roots, true},
+		{"https://" + addr, nil, false}, // the system's roots do not know httptest's CA
+	} {
+		_, err := Replay(context.Background(), ReplayConfig{Events: evs, Conn: 4, To: tc.to, UpstreamRoots: tc.roots, Outputs: []capture.Output{out}})
+		if (err == nil) != tc.ok {
+			t.Fatalf("roots %v: %v", tc.roots != nil, err)
+		}
+		if !tc.ok && !strings.Contains(err.Error(), "--upstream-ca") {
+			t.Errorf("an unverified server: %v; want a hint at --upstream-ca", err)
+		}
+	}
+	if g := <-got; g != `POST /secure "abc" tls=true` {
+		t.Errorf("server got %s", g)
+	}
+	var tlsEvs []string
+	for _, ev := range out.events() {
+		if ev.Kind == capture.KindTLS {
+			tlsEvs = append(tlsEvs, fmt.Sprintf("%s %s verified=%v", ev.Side, ev.SNI, ev.Verified))
+		}
+	}
+	if len(tlsEvs) != 1 || tlsEvs[0] != "server 127.0.0.1 verified=true" {
+		t.Errorf("tls events of the replays: %v", tlsEvs)
+	}
+}
