@@ -120,7 +120,19 @@ var (
 type direction struct {
 	wmu     sync.Mutex                // the direction's write lock (see the file comment)
 	pending atomic.Pointer[injection] // an injection waiting for a message boundary
-	turn    sync.Mutex                // one Inject at a time on a direction; later ones wait their turn
+	turn    chan struct{}             // one Inject at a time on a direction (a token, taken lazily); later ones wait their turn, or their ctx
+	once    sync.Once
+}
+
+// take waits for the direction's turn, or for ctx.
+func (d *direction) take(ctx context.Context) error {
+	d.once.Do(func() { d.turn = make(chan struct{}, 1) })
+	select {
+	case d.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("inject: waited for an earlier injection on that direction: %w; nothing was sent", ctx.Err())
+	}
 }
 
 // injection is an Inject call in progress: its frame, ready to write.
@@ -303,8 +315,10 @@ func (c *conn) inject(ctx context.Context, from decode.Side, in *injection) erro
 		return err
 	}
 	d := &c.dirs[from]
-	d.turn.Lock()
-	defer d.turn.Unlock()
+	if err := d.take(ctx); err != nil {
+		return err
+	}
+	defer func() { <-d.turn }()
 	d.pending.Store(in)
 	for {
 		if d.wmu.TryLock() {

@@ -337,6 +337,12 @@ func TestInjectGivesUp(t *testing.T) {
 		done <- pr.tp.p.Inject(ctx, pr.id, decode.Client, Injection{Op: InjectText, Payload: []byte("never")})
 	}()
 	pendingOn(t, pr.tp.p, pr.id, decode.Server)
+	// A second one on that direction waits its turn, as long as its ctx.
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	if err := pr.tp.p.Inject(short, pr.id, decode.Client, Injection{Op: InjectText, Payload: []byte("second")}); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "earlier injection") {
+		t.Errorf("a second injection behind a waiting one: %v", err)
+	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "nothing was sent") {
 		t.Errorf("cancelled: %v", err)
