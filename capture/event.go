@@ -22,6 +22,8 @@ const (
 
 	// HTTP/2 (issue 9)
 	KindH2Frame Kind = "h2frame" // one HTTP/2 frame header, with the fields of its payload that say what it does
+	// Issue 14: filter and acting on connections.
+	KindMeta Kind = "meta" // how the capture was written (conn 0): the first event of a capture written with --filter
 )
 
 // Event is one thing frametap saw on one client connection. It is flat: the
@@ -128,6 +130,10 @@ type Event struct {
 	H2         bool      // close: the connection spoke HTTP/2: adds h2_streams and h2_max_open
 	H2Streams  int       // "h2_streams" (close): streams the connection carried (opened by HEADERS or PUSH_PROMISE)
 	H2MaxOpen  int       // "h2_max_open" (close): the most streams open at once
+
+	// Issue 14: filter and acting on connections.
+	Filter   string // "filter" (meta): the filter expression the capture was written with, as given
+	Injected bool   // "injected" (frame, message), written only when true: frametap wrote it into the connection itself
 }
 
 // Setting is one HTTP/2 setting (RFC 9113 section 6.5.1), written as a

@@ -121,6 +121,9 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		dst = appendIntField(dst, "opcode", int64(e.Opcode))
 		dst = appendBoolField(dst, "masked", e.Masked)
 		dst = appendIntField(dst, "len", e.Len)
+		if e.Injected {
+			dst = appendBoolField(dst, "injected", true)
+		}
 	case KindMessage:
 		dst = appendStringField(dst, "from", e.From)
 		dst = appendStream(dst, e.Stream)
@@ -129,6 +132,9 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		dst = appendIntField(dst, "len", e.Len)
 		dst = appendIntField(dst, "wire_len", e.WireLen)
 		dst = appendBoolField(dst, "compressed", e.Compressed)
+		if e.Injected {
+			dst = appendBoolField(dst, "injected", true)
+		}
 		if e.Op == "close" {
 			dst = appendIntField(dst, "code", int64(e.Code))
 			dst = appendStringField(dst, "reason", e.Reason)
@@ -144,6 +150,8 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		dst = e.Since.UTC().AppendFormat(dst, time.RFC3339Nano)
 		dst = append(dst, '"')
 		dst = appendStringField(dst, "msg", e.Msg)
+	case KindMeta:
+		dst = appendStringField(dst, "filter", e.Filter)
 	case KindH2Frame:
 		dst = e.appendH2Frame(dst)
 	}
@@ -528,6 +536,9 @@ type wireEvent struct {
 	Ack        bool      `json:"ack"`
 	H2Streams  *int      `json:"h2_streams"`
 	H2MaxOpen  int       `json:"h2_max_open"`
+	// Issue 14.
+	Filter   string `json:"filter"`
+	Injected bool   `json:"injected"`
 }
 
 // UnmarshalJSON sets e from one capture-format object: "body" or
@@ -557,6 +568,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		Truncated: w.Truncated, Msg: w.Msg, Lost: w.Lost, Since: w.Since.UTC(),
 		Scheme: w.Scheme, Side: w.Side, SNI: w.SNI, ALPN: w.ALPN, Version: w.Version, Cipher: w.Cipher,
 		Subject: w.Subject, Issuer: w.Issuer, Verified: w.Verified,
+		Filter: w.Filter, Injected: w.Injected,
 	}
 	if w.WSCloseClean != nil {
 		e.WSCloseClean = *w.WSCloseClean

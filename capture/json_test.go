@@ -58,6 +58,12 @@ func TestAppendJSON(t *testing.T) {
 			`{"kind":"upgrade","conn":3,"t":"2025-03-14T19:51:02.123456789Z","seq":2,"protocol":"websocket","subprotocol":"chat","extensions":"permessage-deflate","accept_ok":true}`},
 		{"gap", Event{Kind: KindGap, Time: t0, Lost: 1234, Since: t0.Add(-3 * time.Second), Msg: "capture: writing log: write capture.jsonl: no space left on device"},
 			`{"kind":"gap","conn":0,"t":"2025-03-14T19:51:02.123456789Z","lost":1234,"since":"2025-03-14T19:50:59.123456789Z","msg":"capture: writing log: write capture.jsonl: no space left on device"}`},
+		{"meta", Event{Kind: KindMeta, Time: t0, Filter: `~ws ~b "a b"`},
+			`{"kind":"meta","conn":0,"t":"2025-03-14T19:51:02.123456789Z","filter":"~ws ~b \"a b\""}`},
+		{"frame injected", Event{Kind: KindFrame, Conn: 3, Time: t0, From: "server", Fin: true, Opcode: 1, Len: 2, Injected: true},
+			`{"kind":"frame","conn":3,"t":"2025-03-14T19:51:02.123456789Z","from":"server","fin":true,"rsv":0,"opcode":1,"masked":false,"len":2,"injected":true}`},
+		{"message injected", Event{Kind: KindMessage, Conn: 3, Time: t0, From: "client", Op: "text", Frames: 1, Len: 2, WireLen: 2, Payload: []byte("hi"), Injected: true},
+			`{"kind":"message","conn":3,"t":"2025-03-14T19:51:02.123456789Z","from":"client","op":"text","frames":1,"len":2,"wire_len":2,"compressed":false,"injected":true,"text":"hi"}`},
 		{"frame", Event{Kind: KindFrame, Conn: 3, Time: t0, From: "client", RSV: 4, Opcode: 1, Masked: true, Len: 5},
 			`{"kind":"frame","conn":3,"t":"2025-03-14T19:51:02.123456789Z","from":"client","fin":false,"rsv":4,"opcode":1,"masked":true,"len":5}`},
 		{"message text", Event{Kind: KindMessage, Conn: 3, Time: t0, From: "server", Op: "text", Frames: 1, Len: 8, WireLen: 6, Compressed: true, Payload: []byte("héllo\t")},
@@ -244,10 +250,12 @@ func wantKeys(e *Event) []string {
 		add("from")
 		addIf(e.Stream != 0, "stream")
 		add("fin", "rsv", "opcode", "masked", "len")
+		addIf(e.Injected, "injected")
 	case KindMessage:
 		add("from")
 		addIf(e.Stream != 0, "stream")
 		add("op", "frames", "len", "wire_len", "compressed")
+		addIf(e.Injected, "injected")
 		switch {
 		case e.Op == "close":
 			add("code", "reason")
@@ -262,6 +270,8 @@ func wantKeys(e *Event) []string {
 		add("msg")
 	case KindGap:
 		add("lost", "since", "msg")
+	case KindMeta:
+		add("filter")
 	}
 	return k
 }
@@ -288,7 +298,7 @@ func topKeys(t *testing.T, line []byte) []string {
 	return keys
 }
 
-var allKinds = []Kind{KindOpen, KindClose, KindRequest, KindResponse, KindUpgrade, KindFrame, KindMessage, KindError, KindTLS, KindGap, KindH2Frame}
+var allKinds = []Kind{KindOpen, KindClose, KindRequest, KindResponse, KindUpgrade, KindFrame, KindMessage, KindError, KindTLS, KindGap, KindH2Frame, KindMeta}
 
 // randStream returns 0 (HTTP/1.x) half the time, else a stream.
 func randStream(r *rand.Rand) uint32 {
@@ -408,9 +418,11 @@ func randEvent(r *rand.Rand, k Kind) *Event {
 	case KindFrame:
 		e.From, e.Fin, e.RSV, e.Opcode, e.Masked, e.Len = pick(r, "client", "server"), r.IntN(2) == 0, uint8(r.IntN(8)), uint8(r.IntN(16)), r.IntN(2) == 0, r.Int64()
 		e.Stream = randStream(r)
+		e.Injected = r.IntN(4) == 0
 	case KindMessage:
 		e.From, e.Op, e.Frames = pick(r, "client", "server"), pick(r, "text", "binary", "ping", "pong", "close"), 1+r.IntN(5)
 		e.Stream = randStream(r)
+		e.Injected = r.IntN(4) == 0
 		e.Len, e.WireLen, e.Compressed = r.Int64N(1<<40), r.Int64N(1<<40), r.IntN(2) == 0
 		if e.Op == "close" {
 			e.Code, e.Reason = pick(r, 0, 1000, 1001, 4000), randString(r)
@@ -422,6 +434,8 @@ func randEvent(r *rand.Rand, k Kind) *Event {
 		e.From, e.Msg = pick(r, "", "client", "server"), randString(r)
 	case KindGap:
 		e.Conn, e.Lost, e.Since, e.Msg = 0, r.Int64(), time.Unix(0, r.Int64()).UTC(), randString(r)
+	case KindMeta:
+		e.Conn, e.Filter = 0, randString(r)
 	}
 	return e
 }

@@ -182,6 +182,9 @@ func (e *Event) AppendText(dst []byte) []byte {
 		}
 		dst = append(dst, " len="...)
 		dst = strconv.AppendInt(dst, e.Len, 10)
+		if e.Injected {
+			dst = append(dst, " injected"...)
+		}
 	case KindMessage:
 		dst = appendFrom(dst, e.From)
 		dst = appendStreamText(dst, e.Stream)
@@ -227,6 +230,9 @@ func (e *Event) AppendText(dst []byte) []byte {
 		if e.Truncated {
 			dst = append(dst, " [truncated]"...)
 		}
+		if e.Injected {
+			dst = append(dst, " injected"...)
+		}
 	case KindError:
 		if e.From != "" {
 			dst = appendFrom(dst, e.From)
@@ -242,6 +248,9 @@ func (e *Event) AppendText(dst []byte) []byte {
 		dst = e.Since.Local().AppendFormat(dst, "15:04:05.000000")
 		dst = append(dst, ": "...)
 		dst = appendLine(dst, e.Msg)
+	case KindMeta:
+		dst = append(dst, " filter="...)
+		dst = strconv.AppendQuote(dst, e.Filter)
 	}
 	return append(dst, '\n')
 }

@@ -10,7 +10,9 @@ const (
 	kindSSE     capture.Kind = "sse"     // one Server-Sent Event (issue 10)
 	kindChunk   capture.Kind = "chunk"   // one line or chunk of a streamed response (issue 10)
 	kindEIO     capture.Kind = "eio"     // one Engine.IO packet (issue 10)
-	KindMeta    capture.Kind = "meta"    // the first event of a capture written through an Output
+	// KindMeta is capture.KindMeta: the first event of a capture written
+	// through an Output.
+	KindMeta = capture.KindMeta
 )
 
 // The accessors below read fields that capture.Event does not have yet.
@@ -46,7 +48,5 @@ func eioArgs(ev *capture.Event) []byte { return nil }
 // "" otherwise. To be wired (issue 9): ~e matches such responses then.
 func resetOf(ev *capture.Event) string { return "" }
 
-// setMetaFilter sets the expression a meta event records. To be wired:
-// capture.Event.Filter, written as "filter" (see KindMeta and NewOutput).
-// Until then a meta event carries kind, conn 0 and t only.
-func setMetaFilter(ev *capture.Event, expr string) {}
+// setMetaFilter sets the expression a meta event records: its "filter".
+func setMetaFilter(ev *capture.Event, expr string) { ev.Filter = expr }

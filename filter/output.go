@@ -72,8 +72,7 @@ func NewOutput(next capture.Output, f *Filter, opt OutputOptions) (*Output, erro
 }
 
 // MetaEvent returns the meta event of a capture written with f: kind
-// "meta", conn 0, time t, and the filter's source (once capture.Event
-// has the field; see setMetaFilter).
+// "meta", conn 0, time t, and the filter's source as its "filter".
 func MetaEvent(f *Filter, t time.Time) *capture.Event {
 	ev := &capture.Event{Kind: KindMeta, Time: t}
 	setMetaFilter(ev, f.Source())

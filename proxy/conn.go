@@ -89,6 +89,12 @@ type conn struct {
 	// Written by the client goroutine; read by anyone, abort included.
 	up     atomic.Pointer[upstream] // the upstream being relayed, if any
 	closed atomic.Bool              // abort was called
+
+	// Issue 14: inject (inject.go).
+	dirs       [2]direction       // indexed by the decode.Side whose bytes go that way
+	over       bool               // guarded by mu; finish ran: nothing more is written
+	useClient  func([]byte) error // relayClientChunk, bound once: no allocation per chunk
+	frontChunk func([]byte) error // front.clientChunk, bound once
 }
 
 func newConn(p *Proxy, in *ingress, nc net.Conn) *conn {
@@ -112,6 +118,8 @@ func newConn(p *Proxy, in *ingress, nc net.Conn) *conn {
 	default:
 		c.front = newForwarder(c)
 	}
+	c.frontChunk = c.front.clientChunk
+	c.useClient = c.relayClientChunk
 	return c
 }
 
@@ -167,6 +175,8 @@ func (c *conn) finish() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	defer c.rec.close()
+	c.over = true
+	defer c.kickInjections()
 	if c.closed.Load() {
 		c.fail(errShutdown) // unless something else ended it first
 	}

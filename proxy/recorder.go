@@ -55,6 +55,9 @@ type recorder struct {
 	hdrs []capture.Header
 	trls []capture.Header
 	sets []capture.Setting // scratch for an h2frame's settings
+
+	// Issue 14: set while frametap's own injected frame is decoded.
+	injected bool
 }
 
 func newRecorder(id uint64, outputs []capture.Output, warn func(error), closed *atomic.Bool) recorder {
@@ -264,6 +267,7 @@ func (r *recorder) Frame(side decode.Side, f *decode.Frame) {
 	ev.Masked = f.Masked
 	ev.Len = f.Len
 	ev.Stream = f.Stream
+	ev.Injected = r.injected
 	r.add()
 }
 
@@ -280,6 +284,7 @@ func (r *recorder) Message(side decode.Side, m *decode.Message) {
 	ev.Code = m.CloseCode
 	ev.Reason = m.CloseReason
 	ev.Stream = m.Stream
+	ev.Injected = r.injected
 	r.add()
 }
 

@@ -33,7 +33,7 @@ var (
 func (c *conn) relayClient() {
 	r := newChunkReader(c.client)
 	for {
-		err := r.read(c.front.clientChunk)
+		err := r.read(c.useClient)
 		if err == nil {
 			continue
 		}
@@ -54,6 +54,12 @@ func (c *conn) relayClient() {
 	}
 }
 
+// relayClientChunk forwards one client chunk through the front, under the
+// client → server direction's write lock (inject.go).
+func (c *conn) relayClientChunk(b []byte) error {
+	return c.forward(decode.Client, b, c.frontChunk)
+}
+
 // endClient ends the client direction: the decoder learns that the client
 // sent its last byte, the upstream gets the client's FIN (or is closed, on
 // an error or an idle close), and the client goroutine waits for the
@@ -67,6 +73,7 @@ func (c *conn) endClient(err error) {
 	}
 	c.fail(err)
 	c.mu.Unlock()
+	c.kickInjections() // one waiting for this direction finds it ended
 	up := c.up.Load()
 	switch {
 	case up == nil:
@@ -164,6 +171,7 @@ func (c *conn) endServer(err error) {
 		c.arm()
 	}
 	c.fail(err)
+	c.kickInjections() // one waiting for this direction finds it ended
 }
 
 // awaitResponses is where the client goroutine waits for the upstream: it

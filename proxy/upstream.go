@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+
+	"github.com/frametap/frametap/decode"
 )
 
 // upstream is one dialed server connection being relayed, and the
@@ -18,6 +20,7 @@ type upstream struct {
 	addr string             // host:port
 	done chan struct{}      // closed when copyToClient returns
 	use  func([]byte) error // relayChunk, bound once: no allocation per chunk
+	fw   func([]byte) error // forwardChunk, bound once
 
 	// Guarded by c.mu.
 	retired bool // frametap ended this upstream itself: its end is not the server's
@@ -101,6 +104,7 @@ func (c *conn) attach(nc net.Conn, addr string) {
 		up.raw = tc.NetConn()
 	}
 	up.use = up.relayChunk
+	up.fw = up.forwardChunk
 	c.setServer(addr)
 	c.up.Store(up)
 	if c.closed.Load() { // Shutdown ran while we dialed: abort may not have seen this socket
@@ -177,8 +181,14 @@ func (up *upstream) finished() {
 	close(up.done)
 }
 
-// relayChunk decodes a server chunk, then forwards it to the client.
+// relayChunk forwards a server chunk under the server → client
+// direction's write lock (inject.go).
 func (up *upstream) relayChunk(b []byte) error {
+	return up.c.forward(decode.Server, b, up.fw)
+}
+
+// forwardChunk decodes a server chunk, then forwards it to the client.
+func (up *upstream) forwardChunk(b []byte) error {
 	c := up.c
 	c.decodeServer(b)
 	if _, err := c.client.Write(b); err != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/frametap/frametap/capture"
 	"github.com/frametap/frametap/decode"
+	"github.com/frametap/frametap/filter"
 	"github.com/frametap/frametap/proxy"
 	"github.com/frametap/frametap/ui"
 )
@@ -35,6 +36,11 @@ Usage:
   frametap view FILE          the dashboard over a saved capture (also: frametap -r FILE;
                               --headless prints it as lines)
   frametap ca                 where frametap's CA is, and how to trust it (for https/wss)
+  frametap help filters       the filter language of --filter (and the dashboard's /)
+  frametap replay FILE --conn N   send connection N's client side again, to its server or --to URL
+  frametap inject --control SOCKET --conn N --to server|client --text MSG
+                              write a WebSocket message into a live connection of a frametap
+                              started with --control SOCKET
 
 Point a client at it as an HTTP proxy (regular mode, the default):
   frametap --headless -w capture.jsonl
@@ -71,6 +77,10 @@ type options struct {
 	idleWait   time.Duration // --idle-timeout
 	tls        tlsOptions    // --ca-dir, --upstream-ca, -k, --ignore-hosts (ca.go)
 	read       string
+
+	// Issue 14.
+	filter  string // --filter: what headless lines and -w keep
+	control string // --control: the unix socket `frametap inject` talks to
 }
 
 func main() {
@@ -92,6 +102,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return runCA(args[1:], stdout, stderr)
 		case "view":
 			return runView(args[1:], stdout, stderr)
+		// Issue 14.
+		case "help":
+			return runHelp(args[1:], stdout, stderr)
+		case "inject":
+			return runInject(args[1:], stdout, stderr)
+		case "replay":
+			return runReplay(args[1:], stdout, stderr)
 		}
 	}
 	var o options
@@ -104,13 +121,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
 	}
 	if o.read != "" {
+		var flt *filter.Filter
+		if o.filter != "" {
+			var err error
+			if flt, err = parseFilter("--filter", o.filter); err != nil {
+				return err
+			}
+		}
 		if o.headless {
-			return printCapture(o.read, stdout, stderr)
+			return printCapture(o.read, flt, stdout, stderr)
 		}
 		if err := needTerminal(); err != nil {
 			return err
 		}
-		return viewFile(o.read, o.uiEvents, stderr)
+		return viewFile(o.read, flt, o.uiEvents, stderr)
 	}
 	return serve(o, flagSet(fs, "listen"), stdout, stderr, nil)
 }
@@ -136,6 +160,9 @@ func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.Fl
 	fs.DurationVar(&o.idleWait, "idle-timeout", proxy.DefaultIdleTimeout, "an HTTP connection with no exchange under way is closed after this `DURATION`; 0: no limit (never applies to WebSockets or tunnels)")
 	fs.IntVar(&o.uiEvents, "ui-events", ui.DefaultMaxEvents, "events the dashboard holds in memory (and at most about 256 MiB of them); older ones are only in the capture file (-w), or gone without one")
 	addTLSFlags(fs, &o.tls)
+	// Issue 14.
+	fs.StringVar(&o.control, "control", "", "listen on the unix socket `PATH` (owner-only) for frametap inject and scripts: see frametap inject -h")
+	fs.StringVar(&o.filter, "filter", "", "write only the events `EXPR` selects to the headless lines and -w (whole exchanges and messages, with the open and close of their connections; the capture starts with a meta event naming EXPR); see frametap help filters")
 	return fs
 }
 
@@ -178,6 +205,12 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 	if o.headerWait < 0 || o.idleWait < 0 {
 		return errors.New("--header-timeout and --idle-timeout take a duration such as 30s or 5m, or 0 for no limit")
 	}
+	var flt *filter.Filter // --filter
+	if o.filter != "" {
+		if flt, err = parseFilter("--filter", o.filter); err != nil {
+			return err
+		}
+	}
 	var allowUp *regexp.Regexp
 	if len(o.allowUp) > 0 {
 		// The proxy anchors it: each pattern must match a whole host:port.
@@ -217,7 +250,16 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		logs = append(logs, text)
 		outputs = append(outputs, text)
 		go watchCapture(text, "standard output", logw)
-	} else {
+	}
+	// --filter applies to the -w file and the headless lines, not to the
+	// dashboard, which has its own filter (/).
+	if outputs, err = filtered(flt, outputs); err != nil {
+		for _, l := range logs {
+			l.Close()
+		}
+		return err
+	}
+	if !o.headless {
 		store = ui.NewStore(o.uiEvents)
 		outputs = append(outputs, store)
 	}
@@ -278,6 +320,17 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		if proxyAuth != nil && l.mode != proxy.SOCKS5 && l.mode != proxy.Reverse && l.mode != proxy.Transparent {
 			fmt.Fprintf(stderr, "frametap: note: --proxyauth applies to SOCKS5 listeners only: the %s listener on %s takes any client that reaches it\n", l.mode, addr)
 		}
+	}
+	if o.control != "" {
+		cs, err := listenControl(o.control, p)
+		if err != nil {
+			for _, s := range sockets {
+				s.Close()
+			}
+			closeLogs()
+			return err
+		}
+		defer cs.close()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
