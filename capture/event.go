@@ -103,6 +103,24 @@ type Event struct {
 	Subject  string // "subject" (side server): the upstream certificate's subject
 	Issuer   string // "issuer" (side server): its issuer
 	Verified bool   // "verified" (side server): the certificate verified against the trusted roots
+
+	// HTTP/2 (issue 9; added with the HAR export, which pairs exchanges
+	// and finds a WebSocket's messages by it): the stream that carried a
+	// request, response, upgrade, frame or message on an HTTP/2
+	// connection; 0 on HTTP/1.x
+	Stream uint32 // "stream", omitted when 0
+
+	// response: how long the exchange took (issue 13; the HAR export fills
+	// HAR's timings from them), in milliseconds. Timed says that SendMS,
+	// WaitMS and ReceiveMS were measured (they are written then);
+	// ConnectMS and TLSMS belong to the exchange that opened its upstream
+	// connection, and are 0 (omitted) on one that reused it.
+	Timed     bool
+	ConnectMS float64 // "connect_ms": the TCP connect to the upstream
+	TLSMS     float64 // "tls_ms": the TLS handshakes
+	SendMS    float64 // "send_ms": the request's first byte to its last
+	WaitMS    float64 // "wait_ms": the request's last byte to the response's first (time to first byte)
+	ReceiveMS float64 // "receive_ms": the response's first byte to its last
 }
 
 // Header is one header field, written as a two-element JSON array.

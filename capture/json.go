@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -121,7 +122,48 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		dst = append(dst, '"')
 		dst = appendStringField(dst, "msg", e.Msg)
 	}
+	// HTTP/2 streams and exchange timings (see Event), after the fields
+	// above.
+	switch e.Kind {
+	case KindRequest, KindResponse, KindUpgrade, KindFrame, KindMessage:
+		if e.Stream != 0 {
+			dst = appendIntField(dst, "stream", int64(e.Stream))
+		}
+	}
+	if e.Kind == KindResponse {
+		dst = e.appendTimings(dst)
+	}
 	return dst
+}
+
+// appendTimings appends a response's *_ms fields: connect_ms and tls_ms
+// when set, send_ms, wait_ms and receive_ms when measured.
+func (e *Event) appendTimings(dst []byte) []byte {
+	if e.ConnectMS > 0 {
+		dst = appendMSField(dst, "connect_ms", e.ConnectMS)
+	}
+	if e.TLSMS > 0 {
+		dst = appendMSField(dst, "tls_ms", e.TLSMS)
+	}
+	if e.Timed {
+		dst = appendMSField(dst, "send_ms", e.SendMS)
+		dst = appendMSField(dst, "wait_ms", e.WaitMS)
+		dst = appendMSField(dst, "receive_ms", e.ReceiveMS)
+	}
+	return dst
+}
+
+// appendMSField appends ,"name":v with v in its shortest decimal form (a
+// fraction where it has one). NaN and infinities, which JSON cannot hold,
+// are written as 0.
+func appendMSField(dst []byte, name string, v float64) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		v = 0
+	}
+	return strconv.AppendFloat(dst, v, 'f', -1, 64)
 }
 
 // appendJSONTail appends what follows the content field: "truncated" and
@@ -441,6 +483,13 @@ type wireEvent struct {
 	Subject  string `json:"subject"`
 	Issuer   string `json:"issuer"`
 	Verified bool   `json:"verified"`
+
+	Stream    uint32   `json:"stream"`
+	ConnectMS float64  `json:"connect_ms"`
+	TLSMS     float64  `json:"tls_ms"`
+	SendMS    *float64 `json:"send_ms"`
+	WaitMS    *float64 `json:"wait_ms"`
+	ReceiveMS *float64 `json:"receive_ms"`
 }
 
 // UnmarshalJSON sets e from one capture-format object: "body" or
@@ -473,6 +522,15 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	}
 	if w.WSCloseClean != nil {
 		e.WSCloseClean = *w.WSCloseClean
+	}
+	e.Stream, e.ConnectMS, e.TLSMS = w.Stream, w.ConnectMS, w.TLSMS
+	for _, ms := range []struct {
+		src *float64
+		dst *float64
+	}{{w.SendMS, &e.SendMS}, {w.WaitMS, &e.WaitMS}, {w.ReceiveMS, &e.ReceiveMS}} {
+		if ms.src != nil {
+			e.Timed, *ms.dst = true, *ms.src
+		}
 	}
 	switch {
 	case w.Body != nil:

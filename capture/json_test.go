@@ -130,11 +130,24 @@ func wantKeys(e *Event) []string {
 			k = append(k, name)
 		}
 	}
+	// HTTP/2 streams and exchange timings come after the head's fields,
+	// before the content.
+	later := func() {
+		addIf(e.Stream != 0, "stream")
+		if e.Kind == KindResponse {
+			addIf(e.ConnectMS > 0, "connect_ms")
+			addIf(e.TLSMS > 0, "tls_ms")
+			if e.Timed {
+				add("send_ms", "wait_ms", "receive_ms")
+			}
+		}
+	}
 	exchange := func() {
 		addIf(e.Server != "", "server")
 		add("headers")
 		addIf(len(e.Trailers) > 0, "trailers")
 		add("body_len")
+		later()
 		if len(e.Body) > 0 {
 			if utf8.Valid(keptText(e.Body, e.Truncated)) {
 				add("body")
@@ -166,6 +179,7 @@ func wantKeys(e *Event) []string {
 	case KindUpgrade:
 		add("seq", "protocol", "subprotocol", "extensions", "accept_ok")
 		addIf(e.Scheme != "", "scheme")
+		later()
 	case KindTLS:
 		add("side", "sni", "alpn", "version", "cipher")
 		if e.Side == "server" {
@@ -173,14 +187,18 @@ func wantKeys(e *Event) []string {
 		}
 	case KindFrame:
 		add("from", "fin", "rsv", "opcode", "masked", "len")
+		later()
 	case KindMessage:
 		add("from", "op", "frames", "len", "wire_len", "compressed")
 		switch {
 		case e.Op == "close":
 			add("code", "reason")
+			later()
 		case e.Op == "text" && utf8.Valid(keptText(e.Payload, e.Truncated)):
+			later()
 			add("text")
 		default:
+			later()
 			add("data")
 		}
 		addIf(e.Truncated, "truncated")
@@ -283,9 +301,18 @@ func randEvent(r *rand.Rand, k Kind) *Event {
 		e.Body = randBytes(r)
 		e.BodyLen = int64(len(e.Body)) + r.Int64N(2)*r.Int64N(1e9)
 		e.Truncated = e.BodyLen > int64(len(e.Body))
+		e.Stream = randStream(r)
+		if k == KindResponse {
+			ms := func() float64 { return pick(r, 0, float64(r.IntN(1e7))/1000, float64(r.IntN(100))) }
+			e.ConnectMS, e.TLSMS = ms(), ms()
+			if e.Timed = r.IntN(2) == 0; e.Timed {
+				e.SendMS, e.WaitMS, e.ReceiveMS = ms(), ms(), ms()
+			}
+		}
 	case KindUpgrade:
 		e.Seq, e.Protocol, e.Subprotocol, e.Extensions, e.AcceptOK = 1+r.IntN(9), randString(r), randString(r), randString(r), r.IntN(2) == 0
 		e.Scheme = pick(r, "", "wss")
+		e.Stream = randStream(r)
 	case KindTLS:
 		e.Side, e.SNI, e.ALPN, e.Version, e.Cipher = pick(r, "client", "server"), randString(r), pick(r, "", "http/1.1"), "TLS 1.3", randString(r)
 		if e.Side == "server" {
@@ -293,9 +320,11 @@ func randEvent(r *rand.Rand, k Kind) *Event {
 		}
 	case KindFrame:
 		e.From, e.Fin, e.RSV, e.Opcode, e.Masked, e.Len = pick(r, "client", "server"), r.IntN(2) == 0, uint8(r.IntN(8)), uint8(r.IntN(16)), r.IntN(2) == 0, r.Int64()
+		e.Stream = randStream(r)
 	case KindMessage:
 		e.From, e.Op, e.Frames = pick(r, "client", "server"), pick(r, "text", "binary", "ping", "pong", "close"), 1+r.IntN(5)
 		e.Len, e.WireLen, e.Compressed = r.Int64N(1<<40), r.Int64N(1<<40), r.IntN(2) == 0
+		e.Stream = randStream(r)
 		if e.Op == "close" {
 			e.Code, e.Reason = pick(r, 0, 1000, 1001, 4000), randString(r)
 		} else {
@@ -308,6 +337,12 @@ func randEvent(r *rand.Rand, k Kind) *Event {
 		e.Conn, e.Lost, e.Since, e.Msg = 0, r.Int64(), time.Unix(0, r.Int64()).UTC(), randString(r)
 	}
 	return e
+}
+
+// randStream returns an HTTP/2 stream id (RFC 9113 section 5.1.1: 31
+// bits), or 0 (HTTP/1.x) half the time.
+func randStream(r *rand.Rand) uint32 {
+	return pick(r, 0, 1+r.Uint32N(1<<31-1))
 }
 
 func newRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
