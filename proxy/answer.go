@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/frametap/frametap/decode"
@@ -35,6 +36,12 @@ func (c *conn) answer(status int, text, reason string, seq int, rest []byte) err
 	resp := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		status, text, len(body), body)
 	c.note(resp)
+	if c.pcapOn() {
+		c.mu.Lock()
+		c.pcapLocal(c.pcapHead, []byte(resp), "frametap answered "+strconv.Itoa(status))
+		c.mu.Unlock()
+		c.dropPcapHead()
+	}
 	c.client.SetWriteDeadline(time.Now().Add(answerWriteWait))
 	c.client.Write([]byte(resp))
 	closeWrite(c.client)

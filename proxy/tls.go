@@ -77,7 +77,7 @@ func (c *conn) intercept(first []byte, tg tlsTarget) error {
 			if err != nil {
 				return nil, err
 			}
-			return &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: alpnHTTP1}, nil
+			return &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: alpnHTTP1, KeyLogWriter: c.p.cfg.KeyLog}, nil
 		},
 	})
 	if err := srv.HandshakeContext(ctx); err != nil {
@@ -142,7 +142,7 @@ func (c *conn) connectUpstream(ctx context.Context, tg tlsTarget, sni string) (n
 func (c *conn) handshakeUpstream(ctx context.Context, nc net.Conn, addr, name string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.p.cfg.DialTimeout)
 	defer cancel()
-	cfg := &tls.Config{ServerName: name, RootCAs: c.p.cfg.UpstreamRoots, NextProtos: alpnHTTP1}
+	cfg := &tls.Config{ServerName: name, RootCAs: c.p.cfg.UpstreamRoots, NextProtos: alpnHTTP1, KeyLogWriter: c.p.cfg.KeyLog}
 	verified := true
 	if c.p.cfg.Insecure {
 		// Skip the check but still say in the event whether it passed.
