@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/capture/pcapng"
 	"github.com/frametap/frametap/decode"
 	"github.com/frametap/frametap/proxy"
 	"github.com/frametap/frametap/ui"
@@ -32,8 +33,10 @@ const usage = `frametap: see what really crosses the wire (HTTP/1.x and WebSocke
 Usage:
   frametap [flags]            the proxy, with the live dashboard (--headless: text lines)
   frametap demo [flags]       the proxy, a demo server and a scripted client: see it work
-  frametap view FILE          the dashboard over a saved capture (also: frametap -r FILE;
-                              --headless prints it as lines)
+  frametap view FILE          the dashboard over a saved capture or a HAR file (also:
+                              frametap -r FILE; --headless prints it as lines; - reads stdin)
+  frametap export --har OUT CAPTURE
+                              a capture as a HAR file for browsers' DevTools (- for stdin/stdout)
   frametap ca                 where frametap's CA is, and how to trust it (for https/wss)
 
 Point a client at it as an HTTP proxy (regular mode, the default):
@@ -43,6 +46,10 @@ Point a client at it as an HTTP proxy (regular mode, the default):
 Or put it in front of one server (reverse mode):
   frametap --headless --mode reverse:http://127.0.0.1:3000 -p 8080
   curl http://127.0.0.1:8080/   (and ws:// clients alike)
+
+Into a pipeline, or Wireshark:
+  frametap -w - | jq .         the capture on stdout (text lines on stderr; -q: none)
+  frametap -q --pcap out.pcapng --keylog keys.txt
 
 Flags:
 `
@@ -63,9 +70,19 @@ type options struct {
 	idleWait   time.Duration // --idle-timeout
 	tls        tlsOptions    // --ca-dir, --upstream-ca, -k, --ignore-hosts (ca.go)
 	read       string
+
+	// Issue 11's outputs: -q (issue 15's flag, mitmdump's spelling),
+	// --pcap and --keylog (pipe.go).
+	quiet  bool
+	pcap   string
+	keylog string
 }
 
 func main() {
+	// A write to a closed pipe returns EPIPE instead of killing the
+	// process (Go's default for standard output), so that frametap -w - |
+	// head ends cleanly, saying so (pipe.go).
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "frametap:", err)
@@ -84,6 +101,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return runCA(args[1:], stdout, stderr)
 		case "view":
 			return runView(args[1:], stdout, stderr)
+		case "export":
+			return runExport(args[1:], stdout, stderr)
 		}
 	}
 	var o options
@@ -126,6 +145,7 @@ func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.Fl
 	fs.DurationVar(&o.idleWait, "idle-timeout", proxy.DefaultIdleTimeout, "an HTTP connection with no exchange under way is closed after this `DURATION`; 0: no limit (never applies to WebSockets or tunnels)")
 	fs.IntVar(&o.uiEvents, "ui-events", ui.DefaultMaxEvents, "events the dashboard holds in memory (and at most about 256 MiB of them); older ones are only in the capture file (-w), or gone without one")
 	addTLSFlags(fs, &o.tls)
+	addOutputFlags(fs, o)
 	return fs
 }
 
@@ -170,6 +190,11 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 			return fmt.Errorf("--allow-upstream: %w", err)
 		}
 	}
+	plan, err := planOutputs(o, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	o.headless = plan.headless
 	// The dashboard owns the terminal: what would go to stderr meanwhile
 	// waits in memory and is printed when it closes.
 	var held heldWriter
@@ -183,35 +208,74 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 	}
 	logger := slog.New(slog.NewTextHandler(logw, nil))
 
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithCancelCause(sigCtx)
+	defer cancel(nil)
+	pipe := &pipeStopper{cancel: cancel, w: logw}
+	// A broken pipe on standard output stops frametap (pipe.go).
+	onStdout := func(toStdout bool) func() {
+		if toStdout {
+			return pipe.stop
+		}
+		return nil
+	}
+
 	var outputs []capture.Output
 	var logs []*capture.Log
+	var closers []func() error                                // the pcap file and the key log, after the logs
 	var captureHealth func() (written, lost int64, err error) // the -w file's, for the status line
+	closeLogs := func() error {
+		var errs []error
+		for _, l := range logs {
+			errs = append(errs, dropPipeErr(l.Close(), pipe))
+		}
+		for _, c := range closers {
+			errs = append(errs, dropPipeErr(c(), pipe))
+		}
+		return errors.Join(errs...)
+	}
 	if o.write != "" {
-		l, err := capture.NewFileLog(o.write, capture.JSON)
+		l, name, err := newCaptureLog(o.write, stdout)
 		if err != nil {
 			return err
 		}
 		captureHealth = func() (int64, int64, error) { h := l.Health(); return h.Written, h.Lost, h.Err }
 		logs = append(logs, l)
 		outputs = append(outputs, l)
-		go watchCapture(l, "capture file "+o.write, logw)
+		go watchCapture(l, name, logw, onStdout(o.write == "-"))
 	}
 	var store *ui.Store
-	if o.headless {
-		text := capture.NewLog(stdout, capture.Text, capture.LogOptions{})
+	switch {
+	case o.headless && plan.text != nil:
+		text := capture.NewLog(plan.text, capture.Text, capture.LogOptions{})
 		logs = append(logs, text)
 		outputs = append(outputs, text)
-		go watchCapture(text, "standard output", logw)
-	} else {
+		go watchCapture(text, plan.textName, logw, onStdout(plan.textOut))
+	case !o.headless:
 		store = ui.NewStore(o.uiEvents)
 		outputs = append(outputs, store)
 	}
-	closeLogs := func() error {
-		var errs []error
-		for _, l := range logs {
-			errs = append(errs, l.Close())
+	var pcapW *pcapng.Writer
+	if o.pcap != "" {
+		if pcapW, err = newPcap(o.pcap, stdout); err != nil {
+			closeLogs()
+			return err
 		}
-		return errors.Join(errs...)
+		closers = append(closers, pcapW.Close)
+		if o.pcap == "-" {
+			watchDone := make(chan struct{})
+			go watchPcapPipe(pcapW, pipe, watchDone)
+			closers = append([]func() error{func() error { close(watchDone); return nil }}, closers...)
+		}
+	}
+	var keys *pcapng.KeyLog
+	if o.keylog != "" {
+		if keys, err = pcapng.OpenKeyLog(o.keylog); err != nil {
+			closeLogs()
+			return err
+		}
+		closers = append(closers, keys.Close)
 	}
 
 	tlsc, err := o.tls.load(stderr)
@@ -224,7 +288,7 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		closeLogs()
 		return err
 	}
-	p := proxy.New(proxy.Config{
+	cfg := proxy.Config{
 		Mode:     mode,
 		Upstream: upstream,
 		Decode:   decode.Config{MaxBody: noneIfZero(maxBody), MaxMessage: noneIfZero(maxMessage)},
@@ -239,19 +303,26 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 
 		HeaderTimeout: noLimitIfZero(o.headerWait),
 		IdleTimeout:   noLimitIfZero(o.idleWait),
-	})
+
+		Pcap: pcapW,
+	}
+	if keys != nil { // not a nil *KeyLog in the interface
+		cfg.KeyLog = keys
+	}
+	p := proxy.New(cfg)
 	desc := "HTTP proxy (set http://" + ln.Addr().String() + " as the proxy)"
 	if mode == proxy.Reverse {
 		desc = "reverse proxy to " + upstream
 	}
 	fmt.Fprintf(stderr, "frametap: listening on %s, %s", ln.Addr(), desc)
 	if o.write != "" {
-		fmt.Fprintf(stderr, ", capture to %s", o.write)
+		fmt.Fprintf(stderr, ", capture to %s", displayName(o.write))
+	}
+	if o.pcap != "" {
+		fmt.Fprintf(stderr, ", pcap to %s", displayName(o.pcap))
 	}
 	fmt.Fprintln(stderr)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- p.Serve(ln) }()
 	demoCtx, stopDemo := context.WithCancel(ctx)
@@ -308,8 +379,8 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 	// A capture output that stopped draining (stdout into a paused pager, a
 	// stalled disk) could hold that up: frametap still exits in 5 seconds
 	// and says what may be missing.
-	sctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
-	defer cancel()
+	sctx, cancelShutdown := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancelShutdown()
 	finished := make(chan error, 1)
 	go func() {
 		serr := p.Shutdown(sctx)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/capture/har"
 	"github.com/frametap/frametap/ui"
 )
 
@@ -24,7 +25,7 @@ func runView(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("frametap view", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: frametap view [--ui-events N | --headless] FILE\n\nShows a capture log (JSON Lines, as -w writes it) in the dashboard, read-only,\nor with --headless prints it as frametap --headless would have.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: frametap view [--ui-events N | --headless] FILE\n\nShows a capture log (JSON Lines, as -w writes it) or a HAR file (Chrome, Firefox,\nHTTP Toolkit, mitmproxy, frametap export) in the dashboard, read-only, or with\n--headless prints it as frametap --headless would have. FILE - reads standard input.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	fs.IntVar(&uiEvents, "ui-events", ui.DefaultMaxEvents, "events held in memory; a longer capture shows its last ones")
@@ -34,7 +35,7 @@ func runView(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return errors.New("view: want one capture FILE")
+		return errors.New("view: want one capture or HAR FILE")
 	}
 	if headless {
 		return printCapture(fs.Arg(0), stdout, stderr)
@@ -45,76 +46,116 @@ func runView(args []string, stdout, stderr io.Writer) error {
 	return viewFile(fs.Arg(0), uiEvents, stderr)
 }
 
-// printCapture writes a capture log as the headless text lines. Lines that
-// do not parse are reported on stderr and skipped.
+// printCapture writes a capture log, or a HAR, as the headless text lines.
+// Capture lines that do not parse are reported on stderr and skipped; a
+// cut last line is reported and ends it. Standard output closed by its
+// reader (frametap view x --headless | head) ends it quietly.
 func printCapture(path string, stdout, stderr io.Writer) error {
-	f, err := os.Open(path)
+	in, err := openInput(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer in.Close()
 	bw := bufio.NewWriter(stdout)
-	r := capture.NewReader(f)
 	var line []byte
-	for {
-		ev, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "frametap:", err)
-			if errors.Is(err, bufio.ErrTooLong) {
-				break
-			}
-			continue
-		}
+	print := func(ev *capture.Event) error {
 		line = ev.AppendText(line[:0])
-		if _, err := bw.Write(line); err != nil {
+		_, err := bw.Write(line)
+		return err
+	}
+	if in.har {
+		evs, _, err := in.harEvents()
+		if err != nil {
 			return err
 		}
+		for _, ev := range evs {
+			if err := print(ev); err != nil {
+				return quietPipe(err)
+			}
+		}
+		return quietPipe(bw.Flush())
 	}
-	return bw.Flush()
+	cut, err := in.eachEvent(print, func(err error) bool {
+		fmt.Fprintln(stderr, "frametap:", err)
+		return true
+	})
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	if cut != nil {
+		fmt.Fprintf(stderr, "frametap: WARNING: %v\n", cut)
+	}
+	return quietPipe(err)
 }
 
-// viewFile loads path and shows it until the user quits.
+// quietPipe takes standard output closed by its reader for a normal end.
+func quietPipe(err error) error {
+	if errors.Is(err, syscall.EPIPE) {
+		return nil
+	}
+	return err
+}
+
+// viewFile loads path (a capture or a HAR; - reads standard input) and
+// shows it until the user quits.
 func viewFile(path string, uiEvents int, stderr io.Writer) error {
 	store := ui.NewStore(uiEvents)
-	n, bad, err := loadCapture(path, store)
+	ld, err := loadCapture(path, store)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	dash := ui.New(ui.Config{ReadOnly: true, Source: path}, store)
+	source := path
+	if path == "-" {
+		source = "standard input"
+	}
+	dash := ui.New(ui.Config{ReadOnly: true, Source: source}, store)
 	err = dash.Run(ctx)
-	if bad > 0 {
-		fmt.Fprintf(stderr, "frametap: %s: %d of %d lines did not parse and were skipped\n", path, bad, n+bad)
+	if ld.bad > 0 {
+		fmt.Fprintf(stderr, "frametap: %s: %d of %d lines did not parse and were skipped\n", source, ld.bad, ld.n+ld.bad)
+	}
+	if ld.cut != nil {
+		fmt.Fprintf(stderr, "frametap: WARNING: %v\n", ld.cut)
+	}
+	if ld.har != nil {
+		fmt.Fprintf(stderr, "frametap: %s\n", ld.har.Note)
 	}
 	return err
 }
 
-// loadCapture reads the events of a capture log into store. Lines that do
-// not parse are skipped and counted; a line too long to read ends it.
-func loadCapture(path string, store *ui.Store) (n, bad int, err error) {
-	f, err := os.Open(path)
+// loaded is what loadCapture read.
+type loaded struct {
+	n, bad int          // events read, capture lines that did not parse
+	cut    error        // a cut last line: the events before it were read
+	har    *har.Summary // the input was a HAR: what Events made of it
+}
+
+// loadCapture reads the events of a capture log, or of a HAR, into store.
+// Capture lines that do not parse are skipped and counted; a line too long
+// to read ends it.
+func loadCapture(path string, store *ui.Store) (loaded, error) {
+	var ld loaded
+	in, err := openInput(path)
 	if err != nil {
-		return 0, 0, err
+		return ld, err
 	}
-	defer f.Close()
-	r := capture.NewReader(f)
-	for {
-		before := r.Line()
-		ev, err := r.Next()
-		switch {
-		case err == io.EOF:
-			return n, bad, nil
-		case err != nil && r.Line() > before:
-			bad++ // the line was read but did not parse
-			continue
-		case err != nil:
-			return n, bad, err // too long, or a read error: the rest is unreachable
+	defer in.Close()
+	if in.har {
+		evs, sum, err := in.harEvents()
+		if err != nil {
+			return ld, err
 		}
-		store.AddOwned(ev)
-		n++
+		for _, ev := range evs {
+			store.AddOwned(ev)
+		}
+		ld.n, ld.har = len(evs), &sum
+		return ld, nil
 	}
+	ld.cut, err = in.eachEvent(func(ev *capture.Event) error {
+		store.AddOwned(ev)
+		ld.n++
+		return nil
+	}, func(error) bool { ld.bad++; return true })
+	return ld, err
 }
