@@ -204,7 +204,9 @@ func (f *forwarder) openTunnel(nc net.Conn, addr string) error {
 	c.note(connectOK)
 	if c.pcapOn() {
 		c.mu.Lock()
-		c.pcapLocal(c.pcapHead, []byte(connectOK), "CONNECT "+addr)
+		c.pcapLocal(c.pcapHead, "CONNECT "+addr)
+		c.pcapData(decode.Server, []byte(connectOK), time.Now())
+		c.pcapClose()
 		c.mu.Unlock()
 		c.dropPcapHead()
 	}

@@ -78,11 +78,13 @@ func (c *conn) pcapOpen(up *upstream) {
 	c.pcapWarn(c.pcap.Open(cv, time.Now()))
 }
 
-// pcapLocal writes an exchange between the client and frametap itself as
-// a conversation of its own to frametap's listening address: what the
-// client sent (a CONNECT, a refused request) and frametap's answer.
+// pcapLocal starts a conversation of its own, to frametap's listening
+// address, for bytes that pass only between the client and frametap
+// itself (a CONNECT, a request frametap refuses), with fromClient, what the
+// client sent of it so far. The caller writes frametap's answer (Server
+// data) and what else the client sends, and closes it, or finish does.
 // Callers hold mu.
-func (c *conn) pcapLocal(fromClient, answer []byte, what string) {
+func (c *conn) pcapLocal(fromClient []byte, what string) {
 	if c.pcap == nil {
 		return
 	}
@@ -94,8 +96,6 @@ func (c *conn) pcapLocal(fromClient, answer []byte, what string) {
 	}
 	c.pcapWarn(c.pcap.Open(cv, now))
 	c.pcapWarn(c.pcap.Data(pcapng.Client, fromClient, now))
-	c.pcapWarn(c.pcap.Data(pcapng.Server, answer, now))
-	c.pcapWarn(c.pcap.Close(now))
 }
 
 // pcapEnd writes side's FIN. Callers hold mu.

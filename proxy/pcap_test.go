@@ -205,11 +205,14 @@ func TestPcapRegular(t *testing.T) {
 	two.finish()
 
 	three := dialRaw(t, tp.addr)
-	refused := "GET http://127.0.0.1:1/x HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n"
+	// Refused with its body on the way: frametap answers, then reads the
+	// rest of the request, which the file has after the answer.
+	refused := "POST http://127.0.0.1:1/x HTTP/1.1\r\nHost: 127.0.0.1:1\r\nContent-Length: 5\r\n\r\n"
 	three.send(refused)
-	if resp, _ := three.response("GET"); resp.StatusCode != 502 {
+	if resp, _ := three.response("POST"); resp.StatusCode != 502 {
 		t.Fatalf("unreachable upstream: %s", resp.Status)
 	}
+	three.send("hello")
 	three.finish()
 	tp.waitClosed()
 
@@ -261,7 +264,7 @@ func TestPcapRegular(t *testing.T) {
 	if tunnel.client != addrOf(two.conn) || string(tunnel.data[0]) != inside || string(tunnel.data[1]) != "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nA /four" {
 		t.Errorf("the tunnel: %v %q / %q", tunnel.client, tunnel.data[0], tunnel.data[1])
 	}
-	if local[1].client != addrOf(three.conn) || string(local[1].data[0]) != refused || !bytes.HasPrefix(local[1].data[1], []byte("HTTP/1.1 502 Bad Gateway\r\n")) ||
+	if local[1].client != addrOf(three.conn) || string(local[1].data[0]) != refused+"hello" || !bytes.HasPrefix(local[1].data[1], []byte("HTTP/1.1 502 Bad Gateway\r\n")) ||
 		!strings.Contains(local[1].comment, "502") {
 		t.Errorf("frametap's 502: %v %q / %q (%s)", local[1].client, local[1].data[0], local[1].data[1], local[1].comment)
 	}
