@@ -469,6 +469,7 @@ const wiresharkUnmaskMax = 256 << 10
 //   - it takes RSV1 from a message's last frame, where RFC 7692 sets it on
 //     the first, so it does not inflate a compressed message sent in
 //     several frames.
+//
 // With context takeover (the default) the direction is lost from such a
 // message on; without it, only that message.
 type wiresharkInflate struct {
