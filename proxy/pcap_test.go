@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/gopacket/gopacket"
@@ -272,8 +273,7 @@ func TestPcapRegular(t *testing.T) {
 
 // TestPcapInterceptedWebSocket: through an intercepted TLS tunnel, the
 // pcap file has the plaintext both ways: the upgrade and the frames, masked
-// as the client sent them; and a server that resets ends the conversation
-// with a RST.
+// as the client sent them.
 func TestPcapInterceptedWebSocket(t *testing.T) {
 	w := newTLSWorld(t)
 	srv := w.startWSSEcho(t)
@@ -457,4 +457,32 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestPcapReset: a server that resets its connection ends the
+// conversation with a RST from the server, after the bytes it sent.
+func TestPcapReset(t *testing.T) {
+	srv := serveEach(listenLoopback(t), func(nc net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(nc)); err != nil {
+			nc.Close()
+			return
+		}
+		io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+		time.Sleep(50 * time.Millisecond)
+		nc.(*net.TCPConn).SetLinger(0) // close with a RST
+		nc.Close()
+	})
+	tp, stop := startPcapTap(t, Config{Mode: Reverse, Upstream: srv})
+	rc := dialRaw(t, tp.addr)
+	rc.send("GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
+	io.Copy(io.Discard, rc.conn)
+	rc.conn.Close()
+	tp.waitClosed()
+	convs := stop()
+	if len(convs) != 1 || !convs[0].rst || string(convs[0].data[1]) != "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial" {
+		for _, c := range convs {
+			t.Logf("%v → %v: rst %v fin %v %q / %q", c.client, c.server, c.rst, c.fin, c.data[0], c.data[1])
+		}
+		t.Fatal("want one conversation that ends with the server's RST after its bytes")
+	}
 }
