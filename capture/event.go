@@ -134,6 +134,18 @@ type Event struct {
 	// Issue 14: filter and acting on connections.
 	Filter   string // "filter" (meta): the filter expression the capture was written with, as given
 	Injected bool   // "injected" (frame, message), written only when true: frametap wrote it into the connection itself
+
+	// response: how long the exchange took (issue 13; the HAR export fills
+	// HAR's timings from them), in milliseconds. Timed says that SendMS,
+	// WaitMS and ReceiveMS were measured (they are written then);
+	// ConnectMS and TLSMS belong to the exchange that opened its upstream
+	// connection, and are 0 (omitted) on one that reused it.
+	Timed     bool
+	ConnectMS float64 // "connect_ms": the TCP connect to the upstream
+	TLSMS     float64 // "tls_ms": the TLS handshakes
+	SendMS    float64 // "send_ms": the request's first byte to its last
+	WaitMS    float64 // "wait_ms": the request's last byte to the response's first (time to first byte)
+	ReceiveMS float64 // "receive_ms": the response's first byte to its last
 }
 
 // Setting is one HTTP/2 setting (RFC 9113 section 6.5.1), written as a

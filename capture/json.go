@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -89,6 +90,7 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		if e.Reset != "" {
 			dst = appendStringField(dst, "reset", e.Reset)
 		}
+		dst = e.appendTimings(dst)
 		dst = e.appendExchange(dst)
 	case KindUpgrade:
 		dst = appendIntField(dst, "seq", int64(e.Seq))
@@ -202,6 +204,36 @@ func (e *Event) appendH2Frame(dst []byte) []byte {
 		dst = appendBoolField(dst, "ack", e.Ack)
 	}
 	return dst
+}
+
+// appendTimings appends a response's *_ms fields: connect_ms and tls_ms
+// when set, send_ms, wait_ms and receive_ms when measured.
+func (e *Event) appendTimings(dst []byte) []byte {
+	if e.ConnectMS > 0 {
+		dst = appendMSField(dst, "connect_ms", e.ConnectMS)
+	}
+	if e.TLSMS > 0 {
+		dst = appendMSField(dst, "tls_ms", e.TLSMS)
+	}
+	if e.Timed {
+		dst = appendMSField(dst, "send_ms", e.SendMS)
+		dst = appendMSField(dst, "wait_ms", e.WaitMS)
+		dst = appendMSField(dst, "receive_ms", e.ReceiveMS)
+	}
+	return dst
+}
+
+// appendMSField appends ,"name":v with v in its shortest decimal form (a
+// fraction where it has one). NaN and infinities, which JSON cannot hold,
+// are written as 0.
+func appendMSField(dst []byte, name string, v float64) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		v = 0
+	}
+	return strconv.AppendFloat(dst, v, 'f', -1, 64)
 }
 
 // appendJSONTail appends what follows the content field: "truncated" and
@@ -539,6 +571,12 @@ type wireEvent struct {
 	// Issue 14.
 	Filter   string `json:"filter"`
 	Injected bool   `json:"injected"`
+	// Response timings (issue 13).
+	ConnectMS float64  `json:"connect_ms"`
+	TLSMS     float64  `json:"tls_ms"`
+	SendMS    *float64 `json:"send_ms"`
+	WaitMS    *float64 `json:"wait_ms"`
+	ReceiveMS *float64 `json:"receive_ms"`
 }
 
 // UnmarshalJSON sets e from one capture-format object: "body" or
@@ -581,6 +619,15 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	e.LastStream, e.Increment, e.Promised, e.Ack = w.LastStream, w.Increment, w.Promised, w.Ack
 	if w.H2Streams != nil {
 		e.H2, e.H2Streams, e.H2MaxOpen = true, *w.H2Streams, w.H2MaxOpen
+	}
+	e.ConnectMS, e.TLSMS = w.ConnectMS, w.TLSMS
+	for _, ms := range []struct {
+		src *float64
+		dst *float64
+	}{{w.SendMS, &e.SendMS}, {w.WaitMS, &e.WaitMS}, {w.ReceiveMS, &e.ReceiveMS}} {
+		if ms.src != nil {
+			e.Timed, *ms.dst = true, *ms.src
+		}
 	}
 	switch {
 	case w.Body != nil:

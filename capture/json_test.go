@@ -176,6 +176,14 @@ func wantKeys(e *Event) []string {
 			k = append(k, name)
 		}
 	}
+	// A response's timings come after its reset.
+	timings := func() {
+		addIf(e.ConnectMS > 0, "connect_ms")
+		addIf(e.TLSMS > 0, "tls_ms")
+		if e.Timed {
+			add("send_ms", "wait_ms", "receive_ms")
+		}
+	}
 	exchange := func() {
 		addIf(e.Server != "", "server")
 		add("headers")
@@ -218,6 +226,7 @@ func wantKeys(e *Event) []string {
 		addIf(e.Stream != 0, "stream")
 		add("status", "status_text", "proto")
 		addIf(e.Reset != "", "reset")
+		timings()
 		exchange()
 	case KindUpgrade:
 		add("seq")
@@ -384,6 +393,13 @@ func randEvent(r *rand.Rand, k Kind) *Event {
 		e.Body = randBytes(r)
 		e.BodyLen = int64(len(e.Body)) + r.Int64N(2)*r.Int64N(1e9)
 		e.Truncated = e.BodyLen > int64(len(e.Body))
+		if k == KindResponse {
+			ms := func() float64 { return pick(r, 0, float64(r.IntN(1e7))/1000, float64(r.IntN(100))) }
+			e.ConnectMS, e.TLSMS = ms(), ms()
+			if e.Timed = r.IntN(2) == 0; e.Timed {
+				e.SendMS, e.WaitMS, e.ReceiveMS = ms(), ms(), ms()
+			}
+		}
 	case KindUpgrade:
 		e.Seq, e.Protocol, e.Subprotocol, e.Extensions, e.AcceptOK = 1+r.IntN(9), randString(r), randString(r), randString(r), r.IntN(2) == 0
 		e.Scheme = pick(r, "", "wss")

@@ -210,3 +210,53 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// TestReadCutLine checks that a capture whose last line was cut at any byte
+// (frametap killed, a full disk) reads up to the line before, with an error
+// that says so and wraps ErrCutLine, while a last line that is whole but
+// lacks its newline reads, and one that is not an event at all is an
+// ordinary error.
+func TestReadCutLine(t *testing.T) {
+	var whole []byte
+	for _, e := range exampleEvents()[:3] {
+		whole = e.AppendJSON(whole)
+	}
+	last := exampleEvents()[3].AppendJSON(nil)
+	last = last[:len(last)-1] // without its newline
+	for n := 1; n < len(last); n++ {
+		in := append(bytes.Clone(whole), last[:n]...)
+		evs, err := Read(bytes.NewReader(in))
+		var ce *CutLineError
+		if len(evs) != 3 || !errors.Is(err, ErrCutLine) || !errors.As(err, &ce) || ce.Line != 4 || ce.Len != n {
+			t.Fatalf("cut after %d bytes of line 4: %d events, %v", n, len(evs), err)
+		}
+		if !strings.Contains(err.Error(), "line 4") || !strings.Contains(err.Error(), "cut short") {
+			t.Errorf("cut after %d bytes: %q does not say where and what", n, err)
+		}
+	}
+	evs, err := Read(bytes.NewReader(append(bytes.Clone(whole), last...)))
+	if err != nil || len(evs) != 4 {
+		t.Errorf("a whole last line without a newline: %d events, %v", len(evs), err)
+	}
+	for _, bad := range []string{"not json", `{"kind":"open"}}`, `{"conn":1}`, "[1,"} {
+		evs, err := Read(bytes.NewReader(append(bytes.Clone(whole), bad...)))
+		if len(evs) != 3 || err == nil || errors.Is(err, ErrCutLine) || !strings.Contains(err.Error(), "line 4") {
+			t.Errorf("last line %q: %d events, %v; want an error about line 4 that is not ErrCutLine", bad, len(evs), err)
+		}
+	}
+	// A cut line is the last line only: the same bytes with a newline are
+	// a broken line.
+	evs, err = Read(bytes.NewReader(append(append(bytes.Clone(whole), last[:10]...), '\n')))
+	if errors.Is(err, ErrCutLine) || err == nil || len(evs) != 3 {
+		t.Errorf("a cut line ended by a newline: %d events, %v; want an ordinary error", len(evs), err)
+	}
+
+	path := filepath.Join(t.TempDir(), "cut.jsonl")
+	if err := os.WriteFile(path, append(bytes.Clone(whole), last[:20]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	evs, err = ReadFile(path)
+	if len(evs) != 3 || !errors.Is(err, ErrCutLine) || !strings.Contains(err.Error(), path) {
+		t.Errorf("ReadFile of a cut capture: %d events, %v", len(evs), err)
+	}
+}

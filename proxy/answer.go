@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/frametap/frametap/decode"
@@ -35,11 +36,25 @@ func (c *conn) answer(status int, text, reason string, seq int, rest []byte) err
 	resp := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		status, text, len(body), body)
 	c.note(resp)
+	if c.pcapOn() {
+		c.mu.Lock()
+		c.pcapLocal(c.pcapHead, "frametap answered "+strconv.Itoa(status))
+		c.mu.Unlock()
+		c.dropPcapHead()
+	}
 	c.client.SetWriteDeadline(time.Now().Add(answerWriteWait))
 	c.client.Write([]byte(resp))
 	closeWrite(c.client)
 	if seq > 0 {
 		c.readRefused(seq, status, rest)
+	}
+	if c.pcapOn() {
+		// The pcap file has the answer after the rest of the request
+		// frametap read (readRefused), which the client sent before it
+		// read the answer: Wireshark pairs them as one exchange.
+		c.mu.Lock()
+		c.pcapData(decode.Server, []byte(resp), time.Now())
+		c.mu.Unlock()
 	}
 	lingerClose(c.client)
 	return errAnswered
@@ -120,6 +135,7 @@ func (c *conn) feedRefused(b []byte, seq int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rec.now = time.Now()
+	c.pcapData(decode.Client, b, c.rec.now) // what the client sent frametap, after its answer
 	for len(b) > 0 && c.rec.lastRequest < seq && !c.broken {
 		n, _, err := c.feedClient(b)
 		if n == 0 || err != nil {
@@ -146,6 +162,9 @@ func (c *conn) refuse(dialErr error, first []byte) error {
 		defer c.rec.flush()
 		for len(b) > 0 && !c.broken {
 			n, head, err := c.feedClient(b)
+			if c.pcapOn() {
+				c.pcapHead = append(c.pcapHead, b[:n]...) // for answer's pcapLocal
+			}
 			b = b[n:]
 			if head != nil {
 				// b is valid only during this read: the chunk's

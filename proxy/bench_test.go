@@ -13,6 +13,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/capture/pcapng"
 )
 
 const benchUpgrade = "GET /push HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -60,14 +61,19 @@ func startPusher(b *testing.B, size, n int) string {
 // compare.sh prints, not with a fixed number.
 func BenchmarkPush(b *testing.B) {
 	for _, size := range []int{64, 4096} {
-		for _, out := range []string{"none", "json"} {
+		for _, out := range []string{"none", "json", "pcap"} {
 			b.Run(strconv.Itoa(size)+"B/"+out, func(b *testing.B) {
 				srv := startPusher(b, size, b.N)
 				cfg := Config{Mode: Reverse, Upstream: srv}
-				if out == "json" {
+				switch out {
+				case "json":
 					lg := capture.NewLog(io.Discard, capture.JSON, capture.LogOptions{})
 					b.Cleanup(func() { lg.Close() })
 					cfg.Outputs = []capture.Output{lg}
+				case "pcap": // --pcap alone (issue 11)
+					w := pcapng.NewWriter(io.Discard, pcapng.Options{})
+					b.Cleanup(func() { w.Close() })
+					cfg.Pcap = w
 				}
 				p := New(cfg)
 				ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/capture/pcapng"
 	"github.com/frametap/frametap/decode"
 )
 
@@ -77,14 +78,20 @@ type conn struct {
 	sniff  func() error // set while the front waits for the first client byte; runs if none came in time
 
 	mu      sync.Mutex
-	settle  sync.Cond     // on mu: signalled when a response completed or the upstream ended, while the client goroutine waits
-	dec     *decode.Conn  // guarded by mu
-	rec     recorder      // guarded by mu; the decoder's Handler
-	bytes   [2]int64      // guarded by mu; indexed by decode.Side
-	err     error         // guarded by mu; the first error that ended the connection abnormally
-	waiting bool          // guarded by mu; the client goroutine waits on settle
-	broken  bool          // guarded by mu; a goroutine of this connection panicked: the decoder is not fed again
-	clock   deadlineClock // guarded by mu; the client's read deadline
+	settle  sync.Cond      // on mu: signalled when a response completed or the upstream ended, while the client goroutine waits
+	dec     *decode.Conn   // guarded by mu
+	rec     recorder       // guarded by mu; the decoder's Handler
+	bytes   [2]int64       // guarded by mu; indexed by decode.Side
+	err     error          // guarded by mu; the first error that ended the connection abnormally
+	waiting bool           // guarded by mu; the client goroutine waits on settle
+	broken  bool           // guarded by mu; a goroutine of this connection panicked: the decoder is not fed again
+	clock   deadlineClock  // guarded by mu; the client's read deadline
+	pcap    *pcapng.Stream // used under mu; nil without Config.Pcap (pcap.go)
+
+	// Owned by the client goroutine: the bytes of the request head being
+	// routed, while --pcap is on, for pcapLocal when frametap answers it
+	// itself (a CONNECT, a refusal); a forwarded head is written as sent.
+	pcapHead []byte
 
 	// Written by the client goroutine; read by anyone, abort included.
 	up     atomic.Pointer[upstream] // the upstream being relayed, if any
@@ -105,6 +112,9 @@ func newConn(p *Proxy, in *ingress, nc net.Conn) *conn {
 	c.rec.listen, c.rec.openClient, c.rec.openMode = in.listen, nc.RemoteAddr().String(), in.mode.String()
 	c.rec.openAt, c.rec.pendingOpen = c.accepted, true
 	c.dec = decode.NewConn(p.cfg.Decode, &c.rec)
+	if p.cfg.Pcap != nil {
+		c.pcap = p.cfg.Pcap.Stream()
+	}
 	switch in.mode {
 	case Reverse:
 		c.dec.SniffH2() // HTTP/2 with prior knowledge (h2c)
@@ -193,6 +203,10 @@ func (c *conn) finish() {
 	c.rec.now = time.Now()
 	c.rec.end(c.bytes, c.err, hs, h2)
 	c.rec.flush()
+	if c.err != nil {
+		c.pcapReset(decode.Client, c.err)
+	}
+	c.pcapClose()
 }
 
 // abort ends the connection from outside (shutdown): closing the sockets

@@ -51,6 +51,9 @@ func (f *forwarder) clientChunk(b []byte) error {
 	c.count(decode.Client, len(b))
 	for len(b) > 0 {
 		n, wasHead, rt, err := f.step(b)
+		if wasHead && c.pcapOn() {
+			c.pcapHead = append(c.pcapHead, b[:n]...)
+		}
 		rest := b[n:]
 		switch {
 		case err != nil:
@@ -209,6 +212,14 @@ func (f *forwarder) openTunnel(nc net.Conn, addr string) error {
 	// first must not get ahead of the 200.
 	c.setServer(addr)
 	c.note(connectOK)
+	if c.pcapOn() {
+		c.mu.Lock()
+		c.pcapLocal(c.pcapHead, "CONNECT "+addr)
+		c.pcapData(decode.Server, []byte(connectOK), time.Now())
+		c.pcapClose()
+		c.mu.Unlock()
+		c.dropPcapHead()
+	}
 	if _, err := c.client.Write([]byte(connectOK)); err != nil {
 		nc.Close()
 		return fmt.Errorf("write to client: %w", err)
@@ -224,6 +235,7 @@ func (f *forwarder) writeHead(head []byte) error {
 	if cap(f.headBuf) > maxKeptHead {
 		f.headBuf = nil
 	}
+	f.c.dropPcapHead() // the head was forwarded: the file has it as sent
 	return err
 }
 
@@ -232,6 +244,7 @@ func (f *forwarder) write(b []byte) error {
 	if up == nil {
 		return errors.New("client sent bytes with no upstream to take them")
 	}
+	f.c.pcapForward(b)
 	if _, err := up.conn.Write(b); err != nil {
 		return fmt.Errorf("write to server: %w", err)
 	}

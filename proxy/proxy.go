@@ -17,6 +17,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"regexp"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/capture/pcapng"
 	"github.com/frametap/frametap/decode"
 	"github.com/frametap/frametap/proxy/certs"
 )
@@ -103,6 +105,15 @@ type Config struct {
 	// Logger reports what is not an event (a failing capture output).
 	// If nil, slog.Default() is used.
 	Logger *slog.Logger
+
+	// Pcap, if set, gets every connection's bytes as the relay forwards
+	// them, as synthetic TCP (--pcap; see pcap.go). The caller closes it
+	// after Shutdown.
+	Pcap *pcapng.Writer
+	// KeyLog, if set, gets the TLS secrets of both legs of every
+	// intercepted connection in the NSS key log format (--keylog), as
+	// crypto/tls writes them. It must be safe for concurrent use.
+	KeyLog io.Writer
 }
 
 // Credentials are a username and password (Config.ProxyAuth).

@@ -72,6 +72,12 @@ func (c *conn) endClient(err error) {
 		c.rec.flush()
 	}
 	c.fail(err)
+	switch {
+	case errors.Is(err, io.EOF):
+		c.pcapEnd(decode.Client)
+	case !isNormalEnd(err):
+		c.pcapReset(decode.Client, err)
+	}
 	c.mu.Unlock()
 	c.kickInjections() // one waiting for this direction finds it ended
 	up := c.up.Load()
@@ -90,10 +96,11 @@ func (c *conn) endClient(err error) {
 func (c *conn) decodeClient(b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.rec.now = time.Now()
+	c.pcapData(decode.Client, b, c.rec.now)
 	if c.broken {
 		return
 	}
-	c.rec.now = time.Now()
 	c.bytes[decode.Client] += int64(len(b))
 	for len(b) > 0 {
 		n, _, _ := c.feedClient(b)
@@ -146,10 +153,11 @@ func (c *conn) feedClient(b []byte) (n int, head *decode.Request, err error) {
 func (c *conn) decodeServer(b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.rec.now = time.Now()
+	c.pcapData(decode.Server, b, c.rec.now)
 	if c.broken {
 		return
 	}
-	c.rec.now = time.Now()
 	c.bytes[decode.Server] += int64(len(b))
 	c.dec.Feed(decode.Server, b)
 	c.rec.flush()
@@ -171,6 +179,12 @@ func (c *conn) endServer(err error) {
 		c.arm()
 	}
 	c.fail(err)
+	switch {
+	case errors.Is(err, io.EOF):
+		c.pcapEnd(decode.Server)
+	case !isNormalEnd(err):
+		c.pcapReset(decode.Server, err)
+	}
 	c.kickInjections() // one waiting for this direction finds it ended
 }
 

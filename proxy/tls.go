@@ -100,7 +100,7 @@ func (c *conn) intercept(first []byte, tg tlsTarget) error {
 			if upErr == nil {
 				protos = alpnMirror(owned)
 			}
-			return &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: protos}, nil
+			return &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: protos, KeyLogWriter: c.p.cfg.KeyLog}, nil
 		},
 	})
 	if err := srv.HandshakeContext(ctx); err != nil {
@@ -172,7 +172,7 @@ func (c *conn) connectUpstream(ctx context.Context, tg tlsTarget, sni string, al
 func (c *conn) handshakeUpstream(ctx context.Context, nc net.Conn, addr, name string, alpn []string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.p.cfg.DialTimeout)
 	defer cancel()
-	cfg := &tls.Config{ServerName: name, RootCAs: c.p.cfg.UpstreamRoots, NextProtos: alpn}
+	cfg := &tls.Config{ServerName: name, RootCAs: c.p.cfg.UpstreamRoots, NextProtos: alpn, KeyLogWriter: c.p.cfg.KeyLog}
 	verified := true
 	if c.p.cfg.Insecure {
 		// Skip the check but still say in the event whether it passed.

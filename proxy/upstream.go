@@ -106,6 +106,9 @@ func (c *conn) attach(nc net.Conn, addr string) {
 	up.use = up.relayChunk
 	up.fw = up.forwardChunk
 	c.setServer(addr)
+	c.mu.Lock()
+	c.pcapOpen(up) // before the copier may write the server's first bytes
+	c.mu.Unlock()
 	c.up.Store(up)
 	if c.closed.Load() { // Shutdown ran while we dialed: abort may not have seen this socket
 		nc.Close()
@@ -129,6 +132,9 @@ func (c *conn) retire() {
 	<-up.done
 	c.up.Store(nil)
 	c.setServer("")
+	c.mu.Lock()
+	c.pcapClose()
+	c.mu.Unlock()
 }
 
 func (c *conn) setServer(addr string) {

@@ -75,7 +75,8 @@ func TestBrowserE2E(t *testing.T) {
 			// Chromium sends CONNECTs for Google hosts through the proxy
 			// whatever its flags say; --allow-upstream keeps frametap from
 			// looking those names up or dialing them: loopback only.
-			tp := startTapArgs(t, "--ca-dir", caDir, "--upstream-ca", upCA.CertPath, "--allow-upstream", `^127\.0\.0\.1:\d+$`)
+			keylog := filepath.Join(t.TempDir(), "keylog.txt")
+			tp := startTapArgs(t, "--ca-dir", caDir, "--upstream-ca", upCA.CertPath, "--allow-upstream", `^127\.0\.0\.1:\d+$`, "--keylog", keylog)
 			home := t.TempDir()
 			nssdb := "sql:" + filepath.Join(home, ".pki", "nssdb")
 			os.MkdirAll(filepath.Join(home, ".pki", "nssdb"), 0o700)
@@ -90,9 +91,19 @@ func TestBrowserE2E(t *testing.T) {
 				}
 			}
 			url := tc.scheme + "://" + srv.addr + "/"
+			// Issue 11: tshark captures the proxy→server leg, for the
+			// --keylog check (har_e2e_test.go).
+			_, srvPort, _ := net.SplitHostPort(srv.addr)
+			leg := captureLeg(t, srvPort)
 			res := runChromium(t, chromium, home, tp.addr, url, srv.results)
 			evs := tp.stop()
+			legFile := leg.stop(t)
 			checkBrowserCapture(t, tp, evs, res, srv.addr, tc.scheme == "https")
+			checkExport(t, tp, evs)
+			checkPcap(t, tp, evs)
+			if tc.scheme == "https" {
+				checkKeyLog(t, legFile, keylog, evs)
+			}
 		})
 	}
 }
@@ -108,8 +119,8 @@ func startTapArgs(t *testing.T, extra ...string) *tapProcess {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	tp := &tapProcess{t: t, addr: addr, capPath: capPath, done: make(chan error, 1)}
-	tp.cmd = exec.Command(e2eBinary, append([]string{"--headless", "-w", capPath, "--listen", addr}, extra...)...)
+	tp := &tapProcess{t: t, addr: addr, capPath: capPath, pcap: filepath.Join(filepath.Dir(capPath), "relay.pcapng"), done: make(chan error, 1)}
+	tp.cmd = exec.Command(e2eBinary, append([]string{"--headless", "-w", capPath, "--pcap", tp.pcap, "--listen", addr}, extra...)...)
 	tp.cmd.Stdout, tp.cmd.Stderr = &tp.out, &tp.out
 	tp.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=10")
 	if err := tp.cmd.Start(); err != nil {

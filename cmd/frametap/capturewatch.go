@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 	"time"
 
 	"github.com/frametap/frametap/capture"
@@ -12,13 +13,18 @@ import (
 // watchCapture tells w at once when writing the capture output l (named
 // name) starts to fail and when it works again, with how many events were
 // lost meanwhile. It returns when l is closed; Close's error tells the
-// rest at exit.
-func watchCapture(l *capture.Log, name string, w io.Writer) {
+// rest at exit. When l writes to standard output and its reader goes away
+// (EPIPE), pipeClosed, if not nil, is called instead: frametap stops.
+func watchCapture(l *capture.Log, name string, w io.Writer, pipeClosed func()) {
 	var failing bool
 	var since time.Time
 	var lostBefore int64
 	for range l.HealthChanged() {
 		h := l.Health()
+		if pipeClosed != nil && errors.Is(h.Err, syscall.EPIPE) {
+			pipeClosed()
+			return
+		}
 		switch {
 		case h.Err != nil && !failing:
 			since = h.Since

@@ -60,7 +60,7 @@ func TestWatchCapture(t *testing.T) {
 	l := capture.NewLog(w, capture.Text, capture.LogOptions{FlushInterval: time.Millisecond, RetryInterval: time.Millisecond})
 	var stderr syncBuffer
 	watched := make(chan struct{})
-	go func() { watchCapture(l, "standard output", &stderr); close(watched) }()
+	go func() { watchCapture(l, "standard output", &stderr, nil); close(watched) }()
 	s := l.Stream()
 	ev := &capture.Event{Kind: capture.KindError, Conn: 1, Time: time.Now(), Msg: strings.Repeat("x", 100)}
 	for l.Health().Err == nil {

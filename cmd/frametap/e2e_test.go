@@ -127,6 +127,7 @@ type tapProcess struct {
 	cmd     *exec.Cmd
 	addr    string
 	capPath string
+	pcap    string       // --pcap's file: every tap writes one (issue 11, har_e2e_test.go)
 	out     lockedBuffer // stdout and stderr
 	done    chan error
 	probe   string // client address of the readiness probe
@@ -147,8 +148,8 @@ func startTap(t *testing.T, mode string) *tapProcess {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		tp := &tapProcess{t: t, addr: addr, capPath: capPath, done: make(chan error, 1)}
-		tp.cmd = exec.Command(e2eBinary, "--headless", "-w", capPath, "--listen", addr, "--mode", mode)
+		tp := &tapProcess{t: t, addr: addr, capPath: capPath, pcap: filepath.Join(filepath.Dir(capPath), "relay.pcapng"), done: make(chan error, 1)}
+		tp.cmd = exec.Command(e2eBinary, "--headless", "-w", capPath, "--pcap", tp.pcap, "--listen", addr, "--mode", mode)
 		tp.cmd.Stdout, tp.cmd.Stderr = &tp.out, &tp.out
 		// A race-enabled frametap sleeps 1 s at exit by default; a race
 		// it finds still makes it exit 66, which stop reports.

@@ -130,11 +130,10 @@ func TestViewFilterHeadless(t *testing.T) {
 		}
 	}
 	// The same selection reaches the dashboard's store.
-	evs, _, err := readAll(path)
+	sel, _, err := readSelected(path, filter.MustParse("~conn 7 ~q"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sel := selectEvents(filter.MustParse("~conn 7 ~q"), evs)
 	if len(sel) != len(lines) {
 		t.Errorf("selectEvents kept %d events, the headless view printed %d", len(sel), len(lines))
 	}
@@ -190,9 +189,9 @@ func BenchmarkViewFilter1M(b *testing.B) {
 	flt := filter.MustParse(`~ws ~op text ~b "price\":101"`)
 	for b.Loop() {
 		st := ui.NewStore(0)
-		kept, read, bad, err := loadSelected(path, flt, st)
-		if err != nil || read != n || bad != 0 || kept == 0 {
-			b.Fatalf("loadSelected: kept %d of %d, %d bad, %v", kept, read, bad, err)
+		kept, ld, err := loadSelected(path, flt, st)
+		if err != nil || ld.n != n || ld.bad != 0 || kept == 0 {
+			b.Fatalf("loadSelected: kept %d of %d, %d bad, %v", kept, ld.n, ld.bad, err)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/event")

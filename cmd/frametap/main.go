@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/capture/pcapng"
 	"github.com/frametap/frametap/decode"
 	"github.com/frametap/frametap/filter"
 	"github.com/frametap/frametap/proxy"
@@ -33,8 +34,10 @@ const usage = `frametap: see what really crosses the wire (HTTP/1.x, HTTP/2 and 
 Usage:
   frametap [flags]            the proxy, with the live dashboard (--headless: text lines)
   frametap demo [flags]       the proxy, a demo server and a scripted client: see it work
-  frametap view FILE          the dashboard over a saved capture (also: frametap -r FILE;
-                              --headless prints it as lines)
+  frametap view FILE          the dashboard over a saved capture or a HAR file (also:
+                              frametap -r FILE; --headless prints it as lines; - reads stdin)
+  frametap export --har OUT CAPTURE
+                              a capture as a HAR file for browsers' DevTools (- for stdin/stdout)
   frametap ca                 where frametap's CA is, and how to trust it (for https/wss)
   frametap help filters       the filter language of --filter (and the dashboard's /)
   frametap replay FILE --conn N   send connection N's client side again, to its server or --to URL
@@ -55,6 +58,9 @@ Or as a SOCKS5 proxy, through another proxy, or transparently (see the README):
   frametap --mode upstream:http://corp-proxy:3128
   frametap --mode transparent --set-mark 1
 Several at once, one capture: --mode regular@8080 --mode socks5@1080
+Into a pipeline, or Wireshark:
+  frametap -w - | jq .         the capture on stdout (text lines on stderr; -q: none)
+  frametap -q --pcap out.pcapng --keylog keys.txt
 
 Flags:
 `
@@ -81,9 +87,18 @@ type options struct {
 	// Issue 14.
 	filter  string // --filter: what headless lines and -w keep
 	control string // --control: the unix socket `frametap inject` talks to
+	// Issue 11's outputs: -q (issue 15's flag, mitmdump's spelling),
+	// --pcap and --keylog (pipe.go).
+	quiet  bool
+	pcap   string
+	keylog string
 }
 
 func main() {
+	// A write to a closed pipe returns EPIPE instead of killing the
+	// process (Go's default for standard output), so that frametap -w - |
+	// head ends cleanly, saying so (pipe.go).
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "frametap:", err)
@@ -109,6 +124,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return runInject(args[1:], stdout, stderr)
 		case "replay":
 			return runReplay(args[1:], stdout, stderr)
+		case "export":
+			return runExport(args[1:], stdout, stderr)
 		}
 	}
 	var o options
@@ -163,6 +180,7 @@ func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.Fl
 	// Issue 14.
 	fs.StringVar(&o.control, "control", "", "listen on the unix socket `PATH` (owner-only) for frametap inject and scripts: see frametap inject -h")
 	fs.StringVar(&o.filter, "filter", "", "write only the events `EXPR` selects to the headless lines and -w (whole exchanges and messages, with the open and close of their connections; the capture starts with a meta event naming EXPR); see frametap help filters")
+	addOutputFlags(fs, o)
 	return fs
 }
 
@@ -218,6 +236,11 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 			return fmt.Errorf("--allow-upstream: %w", err)
 		}
 	}
+	plan, err := planOutputs(o, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	o.headless = plan.headless
 	// The dashboard owns the terminal: what would go to stderr meanwhile
 	// waits in memory and is printed when it closes.
 	var held heldWriter
@@ -231,44 +254,81 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 	}
 	logger := slog.New(slog.NewTextHandler(logw, nil))
 
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithCancelCause(sigCtx)
+	defer cancel(nil)
+	pipe := &pipeStopper{cancel: cancel, w: logw}
+	// A broken pipe on standard output stops frametap (pipe.go).
+	onStdout := func(toStdout bool) func() {
+		if toStdout {
+			return pipe.stop
+		}
+		return nil
+	}
+
 	var outputs []capture.Output
 	var logs []*capture.Log
+	var closers []func() error                                // the pcap file and the key log, after the logs
 	var captureHealth func() (written, lost int64, err error) // the -w file's, for the status line
+	closeLogs := func() error {
+		var errs []error
+		for _, l := range logs {
+			errs = append(errs, dropPipeErr(l.Close(), pipe))
+		}
+		for _, c := range closers {
+			errs = append(errs, dropPipeErr(c(), pipe))
+		}
+		return errors.Join(errs...)
+	}
 	if o.write != "" {
-		l, err := capture.NewFileLog(o.write, capture.JSON)
+		l, name, err := newCaptureLog(o.write, stdout)
 		if err != nil {
 			return err
 		}
 		captureHealth = func() (int64, int64, error) { h := l.Health(); return h.Written, h.Lost, h.Err }
 		logs = append(logs, l)
 		outputs = append(outputs, l)
-		go watchCapture(l, "capture file "+o.write, logw)
+		go watchCapture(l, name, logw, onStdout(o.write == "-"))
 	}
 	var store *ui.Store
-	if o.headless {
-		text := capture.NewLog(stdout, capture.Text, capture.LogOptions{})
+	switch {
+	case o.headless && plan.text != nil:
+		text := capture.NewLog(plan.text, capture.Text, capture.LogOptions{})
 		logs = append(logs, text)
 		outputs = append(outputs, text)
-		go watchCapture(text, "standard output", logw)
+		go watchCapture(text, plan.textName, logw, onStdout(plan.textOut))
 	}
 	// --filter applies to the -w file and the headless lines, not to the
 	// dashboard, which has its own filter (/).
 	if outputs, err = filtered(flt, outputs); err != nil {
-		for _, l := range logs {
-			l.Close()
-		}
+		closeLogs()
 		return err
 	}
 	if !o.headless {
 		store = ui.NewStore(o.uiEvents)
 		outputs = append(outputs, store)
 	}
-	closeLogs := func() error {
-		var errs []error
-		for _, l := range logs {
-			errs = append(errs, l.Close())
+	var pcapW *pcapng.Writer
+	if o.pcap != "" {
+		if pcapW, err = newPcap(o.pcap, stdout); err != nil {
+			closeLogs()
+			return err
 		}
-		return errors.Join(errs...)
+		closers = append(closers, pcapW.Close)
+		if o.pcap == "-" {
+			watchDone := make(chan struct{})
+			go watchPcapPipe(pcapW, pipe, watchDone)
+			closers = append([]func() error{func() error { close(watchDone); return nil }}, closers...)
+		}
+	}
+	var keys *pcapng.KeyLog
+	if o.keylog != "" {
+		if keys, err = pcapng.OpenKeyLog(o.keylog); err != nil {
+			closeLogs()
+			return err
+		}
+		closers = append(closers, keys.Close)
 	}
 
 	tlsc, err := o.tls.load(stderr)
@@ -289,7 +349,7 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		sockets = append(sockets, ln)
 	}
 	ln := sockets[0]
-	p := proxy.New(proxy.Config{
+	cfg := proxy.Config{
 		Mode:     lns[0].mode, // each listener's is given to ServeMode below
 		Upstream: lns[0].upstream,
 		Decode:   decode.Config{MaxBody: noneIfZero(maxBody), MaxMessage: noneIfZero(maxMessage)},
@@ -307,13 +367,22 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 
 		HeaderTimeout: noLimitIfZero(o.headerWait),
 		IdleTimeout:   noLimitIfZero(o.idleWait),
-	})
+
+		Pcap: pcapW,
+	}
+	if keys != nil { // not a nil *KeyLog in the interface
+		cfg.KeyLog = keys
+	}
+	p := proxy.New(cfg)
 	var status []string // each listener for the dashboard's status line
 	for i, l := range lns {
 		addr := sockets[i].Addr().String()
 		fmt.Fprintf(stderr, "frametap: listening on %s, %s", addr, l.describe(addr, proxyAuth != nil, o.mark))
 		if o.write != "" {
-			fmt.Fprintf(stderr, ", capture to %s", o.write)
+			fmt.Fprintf(stderr, ", capture to %s", displayName(o.write))
+		}
+		if o.pcap != "" {
+			fmt.Fprintf(stderr, ", pcap to %s", displayName(o.pcap))
 		}
 		fmt.Fprintln(stderr)
 		status = append(status, addr+" "+l.mode.String())
@@ -333,8 +402,6 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		defer cs.close()
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	served := make(chan error, len(lns))
 	for i, l := range lns {
 		go func() { served <- p.ServeMode(sockets[i], l.mode, l.upstream) }()
@@ -397,8 +464,8 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 	// A capture output that stopped draining (stdout into a paused pager, a
 	// stalled disk) could hold that up: frametap still exits in 5 seconds
 	// and says what may be missing.
-	sctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
-	defer cancel()
+	sctx, cancelShutdown := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancelShutdown()
 	finished := make(chan error, 1)
 	go func() {
 		serr := p.Shutdown(sctx)

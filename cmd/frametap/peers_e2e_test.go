@@ -232,6 +232,10 @@ func TestE2EPeers(t *testing.T) {
 						checkTunnel(t, conn, serverAddr)
 					}
 					checkPeerCapture(t, checkWSConn(t, conn, true), readPeerLog(t, clientLog), readPeerLog(t, serverLog), deflate)
+					// Issue 11: the capture as HAR, and the --pcap file as
+					// Wireshark reads it (har_e2e_test.go).
+					checkExport(t, tp, tp.stop())
+					checkPcap(t, tp, tp.stop())
 				})
 			}
 		}

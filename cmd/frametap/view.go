@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/capture/har"
 	"github.com/frametap/frametap/filter"
 	"github.com/frametap/frametap/ui"
 )
@@ -27,7 +28,7 @@ func runView(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("frametap view", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: frametap view [--ui-events N | --headless] [--filter EXPR] FILE\n\nShows a capture log (JSON Lines, as -w writes it) in the dashboard, read-only,\nor with --headless prints it as frametap --headless would have.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: frametap view [--ui-events N | --headless] [--filter EXPR] FILE\n\nShows a capture log (JSON Lines, as -w writes it) or a HAR file (Chrome, Firefox,\nHTTP Toolkit, mitmproxy, frametap export) in the dashboard, read-only, or with\n--headless prints it as frametap --headless would have. FILE - reads standard input.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	fs.IntVar(&uiEvents, "ui-events", ui.DefaultMaxEvents, "events held in memory; a longer capture shows its last ones")
@@ -38,7 +39,7 @@ func runView(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return errors.New("view: want one capture FILE")
+		return errors.New("view: want one capture or HAR FILE")
 	}
 	var flt *filter.Filter
 	if expr != "" {
@@ -56,160 +57,180 @@ func runView(args []string, stdout, stderr io.Writer) error {
 	return viewFile(fs.Arg(0), flt, uiEvents, stderr)
 }
 
-// printCapture writes a capture log as the headless text lines. Lines that
-// do not parse are reported on stderr and skipped. With flt, only the
-// events it selects are printed (see selectEvents); the whole capture is
-// read first, since an event's verdict may depend on later ones.
-func printCapture(path string, flt *filter.Filter, stdout, stderr io.Writer) error {
-	if flt != nil {
-		return printSelected(path, flt, stdout, stderr)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	bw := bufio.NewWriter(stdout)
-	r := capture.NewReader(f)
-	var line []byte
-	for {
-		ev, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "frametap:", err)
-			if errors.Is(err, bufio.ErrTooLong) {
-				break
-			}
-			continue
-		}
-		line = ev.AppendText(line[:0])
-		if _, err := bw.Write(line); err != nil {
-			return err
-		}
-	}
-	return bw.Flush()
+// loaded is what readEvents read.
+type loaded struct {
+	n, bad int          // events read, capture lines that did not parse
+	cut    error        // a cut last line: the events before it were read
+	har    *har.Summary // the input was a HAR: what Events made of it
 }
 
-// viewFile loads path and shows it until the user quits. With flt, the
-// store gets only the events flt selects (loadSelected): the dashboard
-// shows the selection, and its own / filters within it.
-func viewFile(path string, flt *filter.Filter, uiEvents int, stderr io.Writer) error {
-	store := ui.NewStore(uiEvents)
-	var n, bad, kept int
+// report tells the user on stderr what reading source skipped or could not
+// tell.
+func (ld loaded) report(source string, stderr io.Writer) {
+	if ld.bad > 0 {
+		fmt.Fprintf(stderr, "frametap: %s: %d of %d lines did not parse and were skipped\n", source, ld.bad, ld.n+ld.bad)
+	}
+	if ld.cut != nil {
+		fmt.Fprintf(stderr, "frametap: WARNING: %v\n", ld.cut)
+	}
+	if ld.har != nil {
+		fmt.Fprintf(stderr, "frametap: %s\n", ld.har.Note)
+	}
+}
+
+// readEvents calls fn with every event of a capture log or a HAR (- reads
+// standard input), in order. Capture lines that do not parse are skipped
+// and counted, and passed to bad if it is not nil; a cut last line ends it
+// with a warning (ld.cut); a line too long to read ends it with an error.
+func readEvents(path string, fn func(*capture.Event) error, bad func(error)) (loaded, error) {
+	var ld loaded
+	in, err := openInput(path)
+	if err != nil {
+		return ld, err
+	}
+	defer in.Close()
+	if in.har {
+		evs, sum, err := in.harEvents()
+		if err != nil {
+			return ld, err
+		}
+		ld.har = &sum
+		for _, ev := range evs {
+			if err := fn(ev); err != nil {
+				return ld, err
+			}
+			ld.n++
+		}
+		return ld, nil
+	}
+	ld.cut, err = in.eachEvent(func(ev *capture.Event) error {
+		ld.n++
+		return fn(ev)
+	}, func(err error) bool {
+		ld.bad++
+		if bad != nil {
+			bad(err)
+		}
+		return true
+	})
+	return ld, err
+}
+
+// readSelected reads a whole capture and returns the events flt selects
+// (selectEvents): an event's verdict may depend on later ones.
+func readSelected(path string, flt *filter.Filter, bad func(error)) ([]*capture.Event, loaded, error) {
+	var evs []*capture.Event
+	ld, err := readEvents(path, func(ev *capture.Event) error { evs = append(evs, ev); return nil }, bad)
+	if err != nil {
+		return nil, ld, err
+	}
+	return selectEvents(flt, evs), ld, nil
+}
+
+// printCapture writes a capture log, or a HAR, as the headless text lines;
+// with flt, only the events it selects. Standard output closed by its
+// reader (frametap view x --headless | head) ends it quietly.
+func printCapture(path string, flt *filter.Filter, stdout, stderr io.Writer) error {
+	bw := bufio.NewWriter(stdout)
+	var line []byte
+	print := func(ev *capture.Event) error {
+		line = ev.AppendText(line[:0])
+		_, err := bw.Write(line)
+		return err
+	}
+	bad := func(err error) { fmt.Fprintln(stderr, "frametap:", err) }
+	var ld loaded
 	var err error
 	if flt != nil {
-		kept, n, bad, err = loadSelected(path, flt, store)
+		var sel []*capture.Event
+		sel, ld, err = readSelected(path, flt, bad)
+		for _, ev := range sel {
+			if err = print(ev); err != nil {
+				break
+			}
+		}
 	} else {
-		n, bad, err = loadCapture(path, store)
+		ld, err = readEvents(path, print, bad)
+	}
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	ld.bad = 0 // each was reported as it came
+	ld.report(sourceName(path), stderr)
+	return quietPipe(err)
+}
+
+// quietPipe takes standard output closed by its reader for a normal end.
+func quietPipe(err error) error {
+	if errors.Is(err, syscall.EPIPE) {
+		return nil
+	}
+	return err
+}
+
+// sourceName is how the status line and messages name path.
+func sourceName(path string) string {
+	if path == "-" {
+		return "standard input"
+	}
+	return path
+}
+
+// viewFile loads path (a capture or a HAR; - reads standard input) and
+// shows it until the user quits. With flt, the store gets only the events
+// flt selects: the dashboard shows the selection, and its own / filters
+// within it.
+func viewFile(path string, flt *filter.Filter, uiEvents int, stderr io.Writer) error {
+	store := ui.NewStore(uiEvents)
+	var ld loaded
+	var err error
+	kept := 0
+	if flt != nil {
+		kept, ld, err = loadSelected(path, flt, store)
+	} else {
+		ld, err = loadCapture(path, store)
 	}
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	source := path
+	source := sourceName(path)
 	if flt != nil {
 		source += " --filter " + strconv.Quote(flt.Source()) // the status line says the view is a selection
 	}
 	dash := ui.New(ui.Config{ReadOnly: true, Source: source}, store)
 	err = dash.Run(ctx)
 	if flt != nil {
-		fmt.Fprintf(stderr, "frametap: %s: --filter %q showed %d of %d events\n", path, flt.Source(), kept, n)
+		fmt.Fprintf(stderr, "frametap: %s: --filter %q showed %d of %d events\n", sourceName(path), flt.Source(), kept, ld.n)
 	}
-	if bad > 0 {
-		fmt.Fprintf(stderr, "frametap: %s: %d of %d lines did not parse and were skipped\n", path, bad, n+bad)
-	}
+	ld.report(sourceName(path), stderr)
 	return err
 }
 
-// loadCapture reads the events of a capture log into store. Lines that do
-// not parse are skipped and counted; a line too long to read ends it.
-func loadCapture(path string, store *ui.Store) (n, bad int, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
-	r := capture.NewReader(f)
-	for {
-		before := r.Line()
-		ev, err := r.Next()
-		switch {
-		case err == io.EOF:
-			return n, bad, nil
-		case err != nil && r.Line() > before:
-			bad++ // the line was read but did not parse
-			continue
-		case err != nil:
-			return n, bad, err // too long, or a read error: the rest is unreachable
-		case ev.Kind == capture.KindMeta:
-			continue // how the capture was written (--filter), no connection's: the dashboard would show it as one
-		}
-		store.AddOwned(ev)
-		n++
-	}
-}
-
-// readAll reads every event of a capture log. Lines that do not parse are
-// skipped and counted; a line too long to read ends it.
-func readAll(path string) (evs []*capture.Event, bad int, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	r := capture.NewReader(f)
-	for {
-		before := r.Line()
-		ev, err := r.Next()
-		switch {
-		case err == io.EOF:
-			return evs, bad, nil
-		case err != nil && r.Line() > before:
-			bad++
-			continue
-		case err != nil:
-			return evs, bad, err
-		}
-		evs = append(evs, ev)
-	}
-}
-
-// loadSelected reads a whole capture, selects its events with flt before
-// any of them reaches the store (selectEvents), and adds the selection:
-// kept of the n events read.
-func loadSelected(path string, flt *filter.Filter, store *ui.Store) (kept, n, bad int, err error) {
-	evs, bad, err := readAll(path)
-	if err != nil {
-		return 0, len(evs), bad, err
-	}
-	sel := selectEvents(flt, evs)
-	for _, ev := range sel {
-		if ev.Kind != capture.KindMeta { // as loadCapture
+// storeAdder adds events to store, but meta events: how the capture was
+// written, no connection's (the dashboard would show it as one).
+func storeAdder(store *ui.Store) func(*capture.Event) error {
+	return func(ev *capture.Event) error {
+		if ev.Kind != capture.KindMeta {
 			store.AddOwned(ev)
 		}
+		return nil
 	}
-	return len(sel), len(evs), bad, nil
 }
 
-// printSelected prints the events of a capture that flt selects.
-func printSelected(path string, flt *filter.Filter, stdout, stderr io.Writer) error {
-	evs, bad, err := readAll(path)
-	if bad > 0 {
-		fmt.Fprintf(stderr, "frametap: %s: %d lines did not parse and were skipped\n", path, bad)
+// loadCapture reads a capture or a HAR into store.
+func loadCapture(path string, store *ui.Store) (loaded, error) {
+	return readEvents(path, storeAdder(store), nil)
+}
+
+// loadSelected reads a whole capture and adds to store the events flt
+// selects, before any reaches it: kept of the ld.n events read.
+func loadSelected(path string, flt *filter.Filter, store *ui.Store) (kept int, ld loaded, err error) {
+	sel, ld, err := readSelected(path, flt, nil)
+	add := storeAdder(store)
+	for _, ev := range sel {
+		add(ev)
 	}
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(stdout)
-	var line []byte
-	for _, ev := range selectEvents(flt, evs) {
-		line = ev.AppendText(line[:0])
-		if _, err := bw.Write(line); err != nil {
-			return err
-		}
-	}
-	return bw.Flush()
+	return len(sel), ld, err
 }

@@ -63,9 +63,9 @@ func TestViewLoads100kEvents(t *testing.T) {
 	}
 	path := writeCaptureFile(t, 100_000)
 	st := ui.NewStore(0)
-	n, bad, err := loadCapture(path, st)
-	if err != nil || n != 100_000 || bad != 0 {
-		t.Fatalf("loadCapture: %d events, %d bad, %v; want 100000, 0, nil", n, bad, err)
+	ld, err := loadCapture(path, st)
+	if err != nil || ld.n != 100_000 || ld.bad != 0 || ld.cut != nil {
+		t.Fatalf("loadCapture: %+v, %v; want 100000 events, none bad, nil", ld, err)
 	}
 	if st.Total() != 100_000 || st.Dropped() != 0 {
 		t.Errorf("store holds %d events, dropped %d; want 100000 and 0", st.Total()-st.Dropped(), st.Dropped())
@@ -86,8 +86,8 @@ func BenchmarkViewOpen100k(b *testing.B) {
 	path := writeCaptureFile(b, 100_000)
 	for b.Loop() {
 		st := ui.NewStore(0)
-		if n, bad, err := loadCapture(path, st); err != nil || n != 100_000 || bad != 0 {
-			b.Fatalf("loadCapture: %d events, %d bad, %v", n, bad, err)
+		if ld, err := loadCapture(path, st); err != nil || ld.n != 100_000 || ld.bad != 0 {
+			b.Fatalf("loadCapture: %+v, %v", ld, err)
 		}
 		if text := ui.RenderOnce(ui.Config{ReadOnly: true, Source: path}, st, 200, 50); !strings.Contains(text, "100000 events") {
 			b.Fatalf("screen:\n%s", text)
@@ -103,11 +103,11 @@ not json
 {"kind":"close","conn":1,"t":"2025-03-14T19:51:03Z","bytes_from_client":1,"bytes_from_server":2}
 `), 0o600)
 	st := ui.NewStore(0)
-	n, bad, err := loadCapture(path, st)
-	if n != 2 || bad != 1 || err != nil {
-		t.Errorf("got %d events, %d bad, %v; want 2, 1, nil", n, bad, err)
+	ld, err := loadCapture(path, st)
+	if ld.n != 2 || ld.bad != 1 || err != nil {
+		t.Errorf("got %+v, %v; want 2 events, 1 bad, nil", ld, err)
 	}
-	if _, _, err := loadCapture(filepath.Join(t.TempDir(), "missing"), st); err == nil {
+	if _, err := loadCapture(filepath.Join(t.TempDir(), "missing"), st); err == nil {
 		t.Error("a missing file should be an error")
 	}
 }
