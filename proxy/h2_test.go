@@ -249,9 +249,13 @@ func TestH2ALPNMirror(t *testing.T) {
 func h2cClient(dial func() (net.Conn, error)) *http.Client {
 	var p http.Protocols
 	p.SetUnencryptedHTTP2(true)
+	// One connection per host: without the bound net/http may dial spare
+	// connections for requests queued while its first is set up, and one
+	// finishing after CloseIdleConnections would stay open.
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		Protocols:   &p,
-		DialContext: func(context.Context, string, string) (net.Conn, error) { return dial() },
+		Protocols:       &p,
+		MaxConnsPerHost: 1,
+		DialContext:     func(context.Context, string, string) (net.Conn, error) { return dial() },
 	}}
 }
 
@@ -271,15 +275,14 @@ func h2OverTLS(tc *tls.Conn) *http.Client {
 func TestH2CReverse(t *testing.T) {
 	up := startH2C(t)
 	tp := startTap(t, Config{Mode: Reverse, Upstream: up})
-	var dials int
-	client := h2cClient(func() (net.Conn, error) { dials++; return net.Dial("tcp", tp.addr) })
+	client := h2cClient(func() (net.Conn, error) { return net.Dial("tcp", tp.addr) })
 	h2Requests(t, client, "http://"+up, 6)
 	client.CloseIdleConnections()
 	tp.waitClosed()
 	conn := h2ConnEvents(t, tp.stop())
 	checkH2Exchanges(t, conn, 6, 1, "http")
-	if conn[0].Kind != capture.KindOpen || conn[0].Mode != "reverse" || dials != 1 {
-		t.Errorf("first event %+v, %d dials", conn[0], dials)
+	if conn[0].Kind != capture.KindOpen || conn[0].Mode != "reverse" {
+		t.Errorf("first event %+v", conn[0])
 	}
 }
 
