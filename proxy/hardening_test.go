@@ -205,6 +205,44 @@ func TestNoRequestAfterServerClosed(t *testing.T) {
 	}
 }
 
+// The same after the server's close was passed on: a request the client
+// sends once it saw the end of a response framed by the close (so after
+// the copier decoded the server's end, before it returned) is not
+// forwarded either. The hook holds the copier in that window.
+func TestNoRequestAfterServerClosedWindow(t *testing.T) {
+	closer := serveEach(listenLoopback(t), func(nc net.Conn) {
+		defer nc.Close()
+		if _, err := readHead(bufio.NewReader(nc)); err != nil {
+			return
+		}
+		io.WriteString(nc, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall")
+	})
+	var reached atomic.Int32
+	other := startHTTP(t, func(w http.ResponseWriter, r *http.Request) { reached.Add(1) })
+	release := make(chan struct{})
+	testHookServerEnded = func() { <-release }
+	t.Cleanup(func() { testHookServerEnded = nil }) // runs after the proxy's own cleanup: its copiers are gone
+	tp := startTap(t, Config{})
+	rc := dialRaw(t, tp.addr)
+	rc.send("GET http://" + closer + "/1 HTTP/1.1\r\nHost: " + closer + "\r\n\r\n")
+	if _, body := rc.response("GET"); body != "all" { // read to the FIN frametap passed on
+		t.Fatalf("first response %q", body)
+	}
+	rc.send("GET http://" + other.addr + "/2 HTTP/1.1\r\nHost: " + other.addr + "\r\n\r\n")
+	time.Sleep(200 * time.Millisecond) // the client goroutine routes the request meanwhile
+	close(release)
+	rc.finish()
+	tp.waitClosed()
+	evs := tp.stop()
+	if n := reached.Load(); n != 0 {
+		t.Errorf("a request sent after the server's close reached the other upstream %d times", n)
+	}
+	errs := kinds(evs, 0, capture.KindError)
+	if len(errs) != 1 || !strings.Contains(errs[0].Msg, "closed the connection") {
+		t.Errorf("errors %+v, want one saying the request was not forwarded", errs)
+	}
+}
+
 // Defect 2: a request with both Transfer-Encoding and Content-Length is
 // forwarded without the Content-Length (RFC 9112 section 6.3), and bare CR
 // and NUL in fields become SP (RFC 9110 section 5.5).

@@ -168,10 +168,16 @@ func (c *conn) decodeServer(b []byte) {
 }
 
 // endServer tells the decoder that the server sent its last byte, and
-// records err unless it is a normal end.
-func (c *conn) endServer(err error) {
+// records err unless it is a normal end. It marks up ended in the same
+// step: a response framed by the close completes here, and a client
+// goroutine that then finds no response due must also find the server gone.
+func (c *conn) endServer(up *upstream, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	up.ended = true
+	if c.waiting {
+		c.settle.Signal()
+	}
 	if !c.broken {
 		c.rec.now = time.Now()
 		c.dec.End(decode.Server)

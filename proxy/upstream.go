@@ -24,8 +24,13 @@ type upstream struct {
 
 	// Guarded by c.mu.
 	retired bool // frametap ended this upstream itself: its end is not the server's
-	ended   bool // copyToClient returned
+	ended   bool // the server's end was decoded (endServer), or copyToClient returned
 }
+
+// testHookServerEnded, when set by a test, runs in the copier after it
+// passed the server's FIN on and before it returns: the window in which
+// the client goroutine must already see the upstream as ended.
+var testHookServerEnded func()
 
 // parked is an upstream dialed before frametap knows how to relay it: a
 // CONNECT tunnel's, until the client's first byte says whether TLS is to
@@ -158,11 +163,14 @@ func (up *upstream) copyToClient() {
 		if up.isRetired() {
 			return
 		}
-		c.endServer(err)
+		c.endServer(up, err)
 		if errors.Is(err, io.EOF) {
 			// Pass the server's FIN on: the client sees exactly what the
 			// server did, and a response framed by close completes.
 			closeWrite(c.client)
+			if testHookServerEnded != nil {
+				testHookServerEnded()
+			}
 			return
 		}
 		c.raw.Close() // unblock the client goroutine: the connection is over
