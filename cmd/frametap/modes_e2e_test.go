@@ -343,6 +343,7 @@ func TestSOCKS5ChromiumE2E(t *testing.T) {
 			t.Errorf("open %+v", c[0])
 		}
 		var sides []string
+		requests := len(eventsOfKind(c, capture.KindRequest))
 		for _, ev := range c {
 			switch ev.Kind {
 			case capture.KindTLS:
@@ -360,10 +361,18 @@ func TestSOCKS5ChromiumE2E(t *testing.T) {
 					t.Errorf("request %s %s scheme %q", ev.Method, ev.Target, ev.Scheme)
 				}
 			case capture.KindError:
+				// Chromium 156 abandons its first speculative connection in the
+				// middle of the TLS handshake (in regular mode the same socket
+				// is dropped before its CONNECT is answered). frametap must
+				// still report it; it is not a failure of the page.
+				if requests == 0 && strings.Contains(ev.Msg, "TLS handshake with the client: the client closed the connection") {
+					t.Logf("a handshake Chromium abandoned, reported: %s", ev.Msg)
+					continue
+				}
 				t.Errorf("error on a connection to the page's server: %s", ev.Msg)
 			}
 		}
-		if requests := len(eventsOfKind(c, capture.KindRequest)); requests > 0 && strings.Join(sides, ",") != "server,client" {
+		if requests > 0 && strings.Join(sides, ",") != "server,client" {
 			t.Errorf("a connection with %d requests has tls events %v", requests, sides)
 		}
 	}
