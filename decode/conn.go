@@ -35,11 +35,14 @@ type Conn struct {
 
 	ws [2]*wsStream // after a 101 to a WebSocket upgrade
 	hs CloseHandshake
+
+	prog Progress // h, when it follows messages while they stream; nil otherwise
 }
 
 // NewConn returns a Conn that decodes with the bounds of cfg and reports to h.
 func NewConn(cfg Config, h Handler) *Conn {
 	c := &Conn{h: h, cfg: cfg, maxBody: cfg.maxBody(), maxHead: cfg.maxHead()}
+	c.prog, _ = h.(Progress)
 	c.dir[Client].side = Client
 	c.dir[Server].side = Server
 	return c
