@@ -103,6 +103,35 @@ type Event struct {
 	Subject  string // "subject" (side server): the upstream certificate's subject
 	Issuer   string // "issuer" (side server): its issuer
 	Verified bool   // "verified" (side server): the certificate verified against the trusted roots
+
+	// Readable bodies and timings (issue 13); docs/capture-format.md
+	// "Content codings" and "Timings". Written by json_http.go.
+
+	// request and response: the body's Content-Encoding undone
+	Decoded          bool   // the body had a content coding and decoded whole: "decoded_len" is written
+	DecodedLen       int64  // "decoded_len": the body's length once its content codings are undone
+	DecodeErr        string // "decode_error": why an encoded body did not decode whole; omitted when empty
+	DecodedBody      []byte // "decoded_body" when valid UTF-8, else "decoded_body_b64" (--decode-bodies); omitted when empty
+	DecodedTruncated bool   // "decoded_truncated", written only when true: DecodedBody holds only the first bytes
+
+	// response: frametap answered the client itself (its 200 to a CONNECT,
+	// its 400, 408 and 502): the bytes are not the server's
+	ByFrametap bool // "by_frametap", written only when true
+
+	// response: timings, written as milliseconds (fractions allowed).
+	// Connect and TLSTime are written when above 0: on the exchange that
+	// opened the upstream connection. Send, Wait and Receive are written
+	// when Timed; Wait is left out when negative (the response began
+	// before the request ended).
+	Connect time.Duration // "connect_ms": dialing the upstream (TCP connect)
+	TLSTime time.Duration // "tls_ms": the TLS handshake with the upstream
+	Timed   bool          // send_ms, wait_ms and receive_ms are written
+	Send    time.Duration // "send_ms": the request's first byte to its last
+	Wait    time.Duration // "wait_ms": the request's last byte to the response's first (time to first byte)
+	Receive time.Duration // "receive_ms": the response's first byte to its last
+
+	// tls: how long the handshake took, written when above 0
+	Handshake time.Duration // "handshake_ms"
 }
 
 // Header is one header field, written as a two-element JSON array.

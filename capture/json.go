@@ -22,6 +22,11 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		dst = c.appendValue(dst, c.p)
 		dst = append(dst, '"')
 	}
+	if c := e.decodedContent(); c.field != "" {
+		dst = c.appendOpen(dst)
+		dst = c.appendValue(dst, c.p)
+		dst = append(dst, '"')
+	}
 	return e.appendJSONTail(dst)
 }
 
@@ -65,12 +70,18 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 			dst = appendStringField(dst, "scheme", e.Scheme)
 		}
 		dst = e.appendExchange(dst)
+		dst = e.appendDecoded(dst)
 	case KindResponse:
 		dst = appendIntField(dst, "seq", int64(e.Seq))
 		dst = appendIntField(dst, "status", int64(e.Status))
 		dst = appendStringField(dst, "status_text", e.StatusText)
 		dst = appendStringField(dst, "proto", e.Proto)
+		if e.ByFrametap {
+			dst = append(dst, `,"by_frametap":true`...)
+		}
 		dst = e.appendExchange(dst)
+		dst = e.appendDecoded(dst)
+		dst = e.appendTimings(dst)
 	case KindUpgrade:
 		dst = appendIntField(dst, "seq", int64(e.Seq))
 		dst = appendStringField(dst, "protocol", e.Protocol)
@@ -90,6 +101,9 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 			dst = appendStringField(dst, "subject", e.Subject)
 			dst = appendStringField(dst, "issuer", e.Issuer)
 			dst = appendBoolField(dst, "verified", e.Verified)
+		}
+		if e.Handshake > 0 {
+			dst = appendMSField(dst, "handshake_ms", e.Handshake)
 		}
 	case KindFrame:
 		dst = appendStringField(dst, "from", e.From)
@@ -129,6 +143,9 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 func (e *Event) appendJSONTail(dst []byte) []byte {
 	if e.Truncated && (e.Kind == KindRequest || e.Kind == KindResponse || e.Kind == KindMessage) {
 		dst = append(dst, `,"truncated":true`...)
+	}
+	if e.DecodedTruncated && len(e.DecodedBody) > 0 && (e.Kind == KindRequest || e.Kind == KindResponse) {
+		dst = append(dst, `,"decoded_truncated":true`...)
 	}
 	return append(dst, "}\n"...)
 }
@@ -441,6 +458,8 @@ type wireEvent struct {
 	Subject  string `json:"subject"`
 	Issuer   string `json:"issuer"`
 	Verified bool   `json:"verified"`
+
+	wireHTTP // readable bodies and timings (json_http.go)
 }
 
 // UnmarshalJSON sets e from one capture-format object: "body" or
@@ -474,6 +493,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if w.WSCloseClean != nil {
 		e.WSCloseClean = *w.WSCloseClean
 	}
+	w.wireHTTP.set(e)
 	switch {
 	case w.Body != nil:
 		e.Body = nilIfEmpty([]byte(*w.Body))

@@ -231,7 +231,7 @@ func (e *Event) appendBodyText(dst []byte) []byte {
 	if e.Truncated {
 		dst = append(dst, " [truncated]"...)
 	}
-	return dst
+	return e.appendHTTPText(dst) // issue 13: decoded size and timings
 }
 
 func appendSeq(dst []byte, seq int) []byte {
