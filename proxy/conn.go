@@ -92,6 +92,7 @@ func newConn(p *Proxy, nc net.Conn) *conn {
 	c.settle.L = &c.mu
 	c.rec = newRecorder(c.id, p.cfg.Outputs, p.warnOutput, &c.closed)
 	c.rec.routing = p.cfg.Mode == Regular
+	c.rec.setupProgress(p.maxBody(), p.cfg.DecodeBodies)
 	c.dec = decode.NewConn(p.cfg.Decode, &c.rec)
 	if p.cfg.Mode == Reverse {
 		c.front = newReverser(c)

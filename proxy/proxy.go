@@ -136,6 +136,11 @@ type Config struct {
 	// Logger reports what is not an event (a failing capture output).
 	// If nil, slog.Default() is used.
 	Logger *slog.Logger
+
+	// DecodeBodies records, beside each encoded body, its first
+	// Decode.MaxBody bytes once its content codings are undone
+	// (decoded_body; --decode-bodies). If false, only decoded_len is.
+	DecodeBodies bool
 }
 
 // Defaults of Config's timeouts. The header timeout is nginx's
@@ -310,6 +315,19 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// maxBody is the body bytes kept per message, as decode.Config reads
+// Decode.MaxBody.
+func (p *Proxy) maxBody() int {
+	switch n := p.cfg.Decode.MaxBody; {
+	case n == 0:
+		return decode.DefaultMaxBody
+	case n < 0:
+		return 0
+	default:
+		return n
+	}
 }
 
 // allowed reports whether Config.AllowUpstream lets frametap dial addr.

@@ -88,6 +88,7 @@ func (c *conn) decodeClient(b []byte) {
 	}
 	c.rec.now = time.Now()
 	c.bytes[decode.Client] += int64(len(b))
+	c.rec.relayed(decode.Client, len(b))
 	for len(b) > 0 {
 		n, _, _ := c.feedClient(b)
 		if n == 0 {
@@ -144,6 +145,7 @@ func (c *conn) decodeServer(b []byte) {
 	}
 	c.rec.now = time.Now()
 	c.bytes[decode.Server] += int64(len(b))
+	c.rec.relayed(decode.Server, len(b))
 	c.dec.Feed(decode.Server, b)
 	c.rec.flush()
 	c.arm()
@@ -215,6 +217,7 @@ func (c *conn) count(side decode.Side, n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.bytes[side] += int64(n)
+	c.rec.relayed(side, n)
 }
 
 // clientWait is what the client's read deadline bounds.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 )
 
 // upstream is one dialed server connection being relayed, and the
@@ -59,10 +60,15 @@ func (c *conn) dial(addr string) (net.Conn, error) {
 	}
 	ctx, cancel := context.WithTimeout(c.p.ctx, c.p.cfg.DialTimeout)
 	defer cancel()
+	start := time.Now()
 	nc, err := c.p.dialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach upstream %s: %w", addr, err)
 	}
+	took := time.Since(start)
+	c.mu.Lock()
+	c.rec.dialed(took) // connect_ms
+	c.mu.Unlock()
 	return nc, nil
 }
 
