@@ -97,7 +97,8 @@ type Config struct {
 	// the system's roots are used.
 	UpstreamRoots *x509.CertPool
 	// Insecure accepts any upstream certificate (mitmproxy's
-	// --ssl-insecure); tls events still say whether it verified.
+	// --ssl-insecure); tls events still say whether it verified. The
+	// caller warns the user (once: the command line does).
 	Insecure bool
 	// IgnoreHosts: CONNECT tunnels whose host:port it matches anywhere
 	// (a search, as mitmproxy's ignore_hosts, so that patterns users copy
@@ -187,9 +188,6 @@ func New(cfg Config) *Proxy {
 	lg := cfg.Logger
 	if lg == nil {
 		lg = slog.Default()
-	}
-	if cfg.Insecure {
-		lg.Warn("upstream certificates are NOT verified (--ssl-insecure): anyone on the path to a server can impersonate it")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	upAddr, upTLS := strings.CutPrefix(cfg.Upstream, "https://")

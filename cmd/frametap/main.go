@@ -36,6 +36,8 @@ Usage:
                               --headless prints it as lines)
   frametap ca                 where frametap's CA is, and how to trust it (for https/wss)
 
+  frametap --version          which build this is
+
 Point a client at it as an HTTP proxy (regular mode, the default):
   frametap --headless -w capture.jsonl
   curl -x http://127.0.0.1:8080 http://127.0.0.1:3000/
@@ -63,16 +65,26 @@ type options struct {
 	idleWait   time.Duration // --idle-timeout
 	tls        tlsOptions    // --ca-dir, --upstream-ca, -k, --ignore-hosts (ca.go)
 	read       string
+
+	// Readable bodies (issue 13).
+	decodeBodies bool     // --decode-bodies
+	uiHide       []string // --ui-hide
 }
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "frametap:", err)
-		}
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case err == nil, errors.Is(err, errHelped):
+	case errors.Is(err, errFlags):
+		os.Exit(2) // the flag package said what was wrong
+	default:
+		fmt.Fprintln(os.Stderr, "frametap:", err)
 		os.Exit(2)
 	}
 }
+
+// errFlags wraps a command line the flag package refused (it said why).
+var errFlags = errors.New("bad flags")
 
 // run dispatches the subcommands: demo, view, or the proxy itself.
 func run(args []string, stdout, stderr io.Writer) error {
@@ -89,11 +101,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs := newFlags("frametap", &o, stderr, "127.0.0.1:8080")
 	fs.StringVar(&o.read, "r", "", "show the saved capture `FILE` in the dashboard, as mitmproxy's -r (same as frametap view FILE)")
-	if err := fs.Parse(args); err != nil {
-		return err
+	rest, err := parseFlags(fs, args, stdout, func(w io.Writer) { fmt.Fprint(w, usage) })
+	if err != nil {
+		return flagErr(err)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	if len(rest) > 0 {
+		return fmt.Errorf("unexpected argument %q (see --help)", rest[0])
 	}
 	if o.read != "" {
 		if o.headless {
@@ -111,7 +124,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	fs.StringVar(&o.listen, "listen", listen, "address to listen on, host:port (loopback unless you say otherwise)")
 	fs.StringVar(&o.listenHost, "listen-host", "", "host to listen on, as mitmproxy's --listen-host (port from -p, default 8080)")
 	fs.IntVar(&o.port, "p", 0, "port to listen on, as mitmproxy's -p (host from --listen-host, default 127.0.0.1)")
@@ -126,7 +138,18 @@ func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.Fl
 	fs.DurationVar(&o.idleWait, "idle-timeout", proxy.DefaultIdleTimeout, "an HTTP connection with no exchange under way is closed after this `DURATION`; 0: no limit (never applies to WebSockets or tunnels)")
 	fs.IntVar(&o.uiEvents, "ui-events", ui.DefaultMaxEvents, "events the dashboard holds in memory (and at most about 256 MiB of them); older ones are only in the capture file (-w), or gone without one")
 	addTLSFlags(fs, &o.tls)
+	fs.BoolVar(&o.decodeBodies, "decode-bodies", false, "also record each encoded body (gzip, deflate, br, zstd) decoded, as decoded_body, up to --max-body; decoded_len is recorded always")
+	fs.Var((*stringsFlag)(&o.uiHide), "ui-hide", "hide the connections to `HOST` (or host:port) in the dashboard, as its h key does (repeatable)")
 	return fs
+}
+
+// flagErr passes errHelped on, and marks an error the flag package
+// reported itself.
+func flagErr(err error) error {
+	if errors.Is(err, errHelped) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errFlags, err)
 }
 
 // flagSet reports whether the flag name was given on the command line.
@@ -231,6 +254,8 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		Outputs:  outputs,
 		Logger:   logger,
 
+		DecodeBodies: o.decodeBodies,
+
 		CA:            tlsc.ca,
 		UpstreamRoots: tlsc.roots,
 		Insecure:      tlsc.insecure,
@@ -268,7 +293,7 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		if demo != nil {
 			modeName += " (demo)"
 		}
-		dash := ui.New(ui.Config{Listen: ln.Addr().String(), Mode: modeName, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure}, store)
+		dash := ui.New(ui.Config{Listen: ln.Addr().String(), Mode: modeName, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure, HideHosts: o.uiHide}, store)
 		uiErr := make(chan error, 1)
 		go func() { uiErr <- dash.Run(ctx) }()
 		select {

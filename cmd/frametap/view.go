@@ -15,6 +15,15 @@ import (
 	"github.com/frametap/frametap/ui"
 )
 
+// viewUsage is `frametap view --help`.
+const viewUsage = `Usage: frametap view [flags] FILE   (flags before or after FILE)
+
+Shows a capture log (JSON Lines, as -w writes it) in the dashboard, read-only,
+or with --headless prints it as frametap --headless would have.
+
+Flags:
+`
+
 // runView is `frametap view FILE`: the dashboard over a saved capture.
 func runView(args []string, stdout, stderr io.Writer) error {
 	var (
@@ -23,26 +32,22 @@ func runView(args []string, stdout, stderr io.Writer) error {
 	)
 	fs := flag.NewFlagSet("frametap view", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: frametap view [--ui-events N | --headless] FILE\n\nShows a capture log (JSON Lines, as -w writes it) in the dashboard, read-only,\nor with --headless prints it as frametap --headless would have.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	fs.IntVar(&uiEvents, "ui-events", ui.DefaultMaxEvents, "events held in memory; a longer capture shows its last ones")
 	fs.BoolVar(&headless, "headless", false, "print one line per event to stdout instead of the dashboard")
-	if err := fs.Parse(args); err != nil {
-		return err
+	files, err := parseFlags(fs, args, stdout, func(w io.Writer) { fmt.Fprint(w, viewUsage) })
+	if err != nil {
+		return flagErr(err)
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("view: want one capture FILE")
+	if len(files) != 1 {
+		return errors.New("view: want one capture FILE (see frametap view --help)")
 	}
 	if headless {
-		return printCapture(fs.Arg(0), stdout, stderr)
+		return printCapture(files[0], stdout, stderr)
 	}
 	if err := needTerminal(); err != nil {
 		return err
 	}
-	return viewFile(fs.Arg(0), uiEvents, stderr)
+	return viewFile(files[0], uiEvents, stderr)
 }
 
 // printCapture writes a capture log as the headless text lines. Lines that
