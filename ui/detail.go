@@ -126,7 +126,7 @@ func (u *UI) detailWidth() int {
 	case u.width < narrowWidth:
 		return u.width - 2
 	}
-	return u.width/2 - 2
+	return detailWidth(u.width) - 2
 }
 
 // clientHandshake returns how long the client's TLS handshake with

@@ -202,8 +202,8 @@ func shortType(mt string) string {
 	if !ok {
 		return mt
 	}
-	if _, suffix, ok := strings.Cut(sub, "+"); ok {
-		sub = suffix // application/ld+json: json
+	if _, suffix, ok := strings.Cut(sub, "+"); ok && suffix == "json" {
+		sub = suffix // application/ld+json, problem+json: json
 	}
 	sub = strings.TrimPrefix(sub, "x-")
 	return sub

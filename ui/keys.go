@@ -208,7 +208,8 @@ func (u *UI) setFilter(src string) {
 // through, and selects the newest.
 func (u *UI) reselect() {
 	u.connView = u.st.visible(u.connView, u.hidden)
-	u.tlConn, u.tlScanned, u.tlView, u.xView, u.shown = nil, 0, nil, nil, shownRow{}
+	u.tlConn, u.tlScanned, u.tlView, u.shown = nil, 0, nil, shownRow{}
+	u.resetExchanges()
 	u.selecting = true
 	u.conns.Select(max(1, len(u.connView)), 0)
 	u.selecting = false

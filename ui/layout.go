@@ -52,19 +52,26 @@ func (u *UI) relayout(w, h int) {
 		r, _ := u.timeline.GetSelection()
 		u.rowSelected(r) // its waterfall fits the new width
 	}
-	timeline, detail := 1, 1
-	if narrow {
-		timeline, detail = 1, 0
-		if u.pane == paneDetail {
-			timeline, detail = 0, 1
-		}
+	switch {
+	case narrow && u.pane == paneDetail:
+		u.lower.ResizeItem(u.timeline, 0, 0)
+		u.lower.ResizeItem(u.detail, 0, 1)
+	case narrow:
+		u.lower.ResizeItem(u.timeline, 0, 1)
+		u.lower.ResizeItem(u.detail, 0, 0)
+	default:
+		u.lower.ResizeItem(u.timeline, 0, 1)
+		u.lower.ResizeItem(u.detail, detailWidth(w), 0)
 	}
-	u.lower.ResizeItem(u.timeline, 0, timeline)
-	u.lower.ResizeItem(u.detail, 0, detail)
 	// The help page leaves the status line in sight; it scrolls when the
 	// terminal is shorter than it.
 	u.helpCol.ResizeItem(u.help, min(len(u.bindings())+len(helpLegend)+2, max(3, h-2)), 0)
 }
+
+// detailWidth is the detail pane's width on a wide screen w columns wide:
+// two fifths of it, but 80 columns (a hex dump's line) while the rows keep
+// half.
+func detailWidth(w int) int { return max(w*2/5, min(80, w/2)) }
 
 // setView shows the exchanges or the events of the selected connection in
 // the timeline pane.
@@ -79,7 +86,8 @@ func (u *UI) setView(v int) {
 		u.timeline.SetContent(t)
 		u.timeline.specs, u.timeline.text = exchangesSpecs, t.text
 	}
-	u.tlScanned, u.tlView, u.xView = 0, nil, nil
+	u.tlScanned, u.tlView = 0, nil
+	u.resetExchanges()
 	if u.tlConn == nil {
 		return
 	}
@@ -100,5 +108,13 @@ func (u *UI) rowCount() int {
 	if u.view == viewEvents {
 		return len(u.tlView)
 	}
+	if u.xAll && u.tlConn != nil {
+		return len(u.tlConn.xrows)
+	}
 	return len(u.xView)
+}
+
+// resetExchanges makes the exchanges view scan its connection anew.
+func (u *UI) resetExchanges() {
+	u.xAll, u.xView, u.xScanned, u.xPending = false, nil, 0, nil
 }

@@ -144,6 +144,7 @@ func (u *UI) refresh() {
 			u.base = b
 			u.st.trim(b)
 			u.tlScanned, u.tlView = 0, nil
+			u.resetExchanges() // the rows' indices moved
 		}
 	}
 	u.takeLive()

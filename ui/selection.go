@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/frametap/frametap/capture"
@@ -17,12 +18,7 @@ func (u *UI) updateTimeline() {
 	}
 	if u.view == viewExchanges {
 		u.mergeLive(c)
-		u.xView = u.xView[:0]
-		for k, r := range c.xrows {
-			if u.st.filter == nil || c.selfMatch || u.st.matchRow(u.store, r) {
-				u.xView = append(u.xView, k)
-			}
-		}
+		u.updateExchanges(c)
 		return
 	}
 	if u.st.filter == nil || c.selfMatch {
@@ -41,6 +37,41 @@ func (u *UI) updateTimeline() {
 		}
 	}
 	u.tlScanned = len(c.rows)
+}
+
+// updateExchanges brings xView up to date with c's rows: all of them when
+// nothing filters them, else the rows the filter matches, scanning only
+// the new rows and the exchanges still in flight (an event row's match
+// never changes; an exchange's may, when its response comes).
+func (u *UI) updateExchanges(c *conn) {
+	if u.st.filter == nil || c.selfMatch {
+		u.xAll, u.xView, u.xScanned, u.xPending = true, u.xView[:0], 0, u.xPending[:0]
+		return
+	}
+	if u.xAll || u.xScanned > len(c.xrows) {
+		u.xAll, u.xView, u.xScanned, u.xPending = false, u.xView[:0], 0, u.xPending[:0]
+	}
+	pending := u.xPending[:0]
+	for _, k := range u.xPending {
+		r := c.xrows[k]
+		switch {
+		case r.ex.matched:
+			at := sort.SearchInts(u.xView, k)
+			u.xView = slices.Insert(u.xView, at, k)
+		case r.ex.resp < 0:
+			pending = append(pending, k)
+		}
+	}
+	u.xPending = pending
+	for k := u.xScanned; k < len(c.xrows); k++ {
+		switch r := c.xrows[k]; {
+		case u.st.matchRow(u.store, r):
+			u.xView = append(u.xView, k)
+		case r.ex != nil && r.ex.resp < 0:
+			u.xPending = append(u.xPending, k)
+		}
+	}
+	u.xScanned = len(c.xrows)
 }
 
 // mergeLive takes in the exchanges of c in flight, as the Store knows them.
@@ -99,7 +130,8 @@ func (u *UI) connSelected(row int) {
 		c = u.connView[row-1]
 	}
 	if c != u.tlConn {
-		u.tlConn, u.tlScanned, u.tlView, u.xView = c, 0, nil, nil
+		u.tlConn, u.tlScanned, u.tlView = c, 0, nil
+		u.resetExchanges()
 		u.updateTimeline()
 		u.selecting = true
 		r := 1

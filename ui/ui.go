@@ -110,7 +110,10 @@ type UI struct {
 	tlConn    *conn          // the connection the timeline shows
 	tlView    []int          // events view: absolute indices of its rows the filter lets through
 	tlScanned int            // how many of tlConn.rows tlView has looked at
-	xView     []int          // exchanges view: indices into tlConn.xrows the filter lets through
+	xView     []int          // exchanges view: indices into tlConn.xrows the filter lets through, unless xAll
+	xAll      bool           // exchanges view: every row of tlConn.xrows shows (no filter, or the connection matches)
+	xScanned  int            // how many of tlConn.xrows xView has looked at
+	xPending  []int          // rows of exchanges the filter did not match yet that may still (in flight), sorted
 	view      int            // viewExchanges or viewEvents
 	hidden    []string       // hosts hidden (h, H)
 	bodyMode  int            // how the detail shows bodies (v)

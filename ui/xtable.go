@@ -37,14 +37,14 @@ const (
 // exchangesSpecs caps every column but PATH, which takes the rest: at 80
 // columns a 30-character path shows whole.
 func exchangesSpecs(int) []colSpec {
-	return []colSpec{{min: 7, max: 9}, {min: 1, max: 4}, {min: 3, max: 7}, {min: 12, pref: 40, flex: true}, {min: 3, max: 7}, {min: 4, max: 14}, {min: 8, max: 16}, {min: 7, max: 18}}
+	return []colSpec{{min: 7, max: 9}, {min: 1, max: 4}, {min: 7, max: 7}, {min: 12, pref: 40, flex: true}, {min: 3, max: 7}, {min: 6, max: 14}, {min: 8, max: 16}, {min: 7, max: 18}}
 }
 
-func (t exchangesTable) GetRowCount() int    { return 1 + len(t.u.xView) }
+func (t exchangesTable) GetRowCount() int    { return 1 + t.u.rowCount() }
 func (t exchangesTable) GetColumnCount() int { return len(exchangesHeader) }
 
 func (t exchangesTable) GetCell(row, col int) *tview.TableCell {
-	if row < 0 || row > len(t.u.xView) || col < 0 || col >= len(exchangesHeader) {
+	if row < 0 || row > t.u.rowCount() || col < 0 || col >= len(exchangesHeader) {
 		return nil
 	}
 	tb := t.u.timeline
@@ -112,7 +112,12 @@ func statusColor(x *exchange) tcell.Color {
 // xrowAt returns the row of the exchanges view on table row row (1-based).
 func (u *UI) xrowAt(row int) (xrow, bool) {
 	c := u.tlConn
-	if c == nil || row < 1 || row > len(u.xView) || u.xView[row-1] >= len(c.xrows) {
+	switch {
+	case c == nil || row < 1 || row > u.rowCount():
+		return xrow{}, false
+	case u.xAll:
+		return c.xrows[row-1], true
+	case u.xView[row-1] >= len(c.xrows):
 		return xrow{}, false
 	}
 	return c.xrows[u.xView[row-1]], true

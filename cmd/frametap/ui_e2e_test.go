@@ -122,7 +122,7 @@ func TestE2EDashboardDemoInTmux(t *testing.T) {
 	// WebSocket's messages in the timeline, and the teaching summary.
 	screen := s.waitFor(20*time.Second, "the demo",
 		"Connections (", "websocket",
-		"WebSocket:", "pushed by the server", "TEXT", "101 Switching Protocols",
+		"WebSocket:", "pushed by the server", "TEXT", "/live", "upgrade",
 		"regular (demo)", "capture "+capPath)
 	t.Logf("dashboard during the demo:\n%s", screen)
 
