@@ -3,10 +3,12 @@ module github.com/frametap/frametap
 go 1.26.8
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/gdamore/tcell/v2 v2.13.10
 	github.com/gobwas/httphead v0.1.0
 	github.com/gobwas/ws v1.5.0
 	github.com/gopacket/gopacket v1.7.7
+	github.com/klauspost/compress v1.20.5
 	github.com/rivo/tview v0.42.0
 	golang.org/x/net v0.63.0
 )

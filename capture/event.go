@@ -135,17 +135,34 @@ type Event struct {
 	Filter   string // "filter" (meta): the filter expression the capture was written with, as given
 	Injected bool   // "injected" (frame, message), written only when true: frametap wrote it into the connection itself
 
-	// response: how long the exchange took (issue 13; the HAR export fills
-	// HAR's timings from them), in milliseconds. Timed says that SendMS,
-	// WaitMS and ReceiveMS were measured (they are written then);
-	// ConnectMS and TLSMS belong to the exchange that opened its upstream
-	// connection, and are 0 (omitted) on one that reused it.
-	Timed     bool
-	ConnectMS float64 // "connect_ms": the TCP connect to the upstream
-	TLSMS     float64 // "tls_ms": the TLS handshakes
-	SendMS    float64 // "send_ms": the request's first byte to its last
-	WaitMS    float64 // "wait_ms": the request's last byte to the response's first (time to first byte)
-	ReceiveMS float64 // "receive_ms": the response's first byte to its last
+	// Readable bodies and timings (issue 13); docs/capture-format.md
+	// "Content codings" and "Timings". Written by json_http.go.
+
+	// request and response: the body's Content-Encoding undone
+	Decoded          bool   // the body had a content coding and decoded whole: "decoded_len" is written
+	DecodedLen       int64  // "decoded_len": the body's length once its content codings are undone
+	DecodeErr        string // "decode_error": why an encoded body did not decode whole; omitted when empty
+	DecodedBody      []byte // "decoded_body" when valid UTF-8, else "decoded_body_b64" (--decode-bodies); omitted when empty
+	DecodedTruncated bool   // "decoded_truncated", written only when true: DecodedBody holds only the first bytes
+
+	// response: frametap answered the client itself (its 200 to a CONNECT,
+	// its 400, 408 and 502): the bytes are not the server's
+	ByFrametap bool // "by_frametap", written only when true
+
+	// response: timings, written as milliseconds (fractions allowed).
+	// Connect and TLSTime are written when above 0: on the exchange that
+	// opened the upstream connection. Send, Wait and Receive are written
+	// when Timed; Wait is left out when negative (the response began
+	// before the request ended).
+	Connect time.Duration // "connect_ms": dialing the upstream (TCP connect)
+	TLSTime time.Duration // "tls_ms": the TLS handshake with the upstream
+	Timed   bool          // send_ms, wait_ms and receive_ms are written
+	Send    time.Duration // "send_ms": the request's first byte to its last
+	Wait    time.Duration // "wait_ms": the request's last byte to the response's first (time to first byte)
+	Receive time.Duration // "receive_ms": the response's first byte to its last
+
+	// tls: how long the handshake took, written when above 0
+	Handshake time.Duration // "handshake_ms"
 }
 
 // Setting is one HTTP/2 setting (RFC 9113 section 6.5.1), written as a

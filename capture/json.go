@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -20,6 +19,11 @@ import (
 func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = e.appendJSONHead(dst)
 	if c := e.content(); c.field != "" {
+		dst = c.appendOpen(dst)
+		dst = c.appendValue(dst, c.p)
+		dst = append(dst, '"')
+	}
+	if c := e.decodedContent(); c.field != "" {
 		dst = c.appendOpen(dst)
 		dst = c.appendValue(dst, c.p)
 		dst = append(dst, '"')
@@ -81,6 +85,7 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 			dst = appendBoolField(dst, "pushed", true)
 		}
 		dst = e.appendExchange(dst)
+		dst = e.appendDecoded(dst)
 	case KindResponse:
 		dst = appendIntField(dst, "seq", int64(e.Seq))
 		dst = appendStream(dst, e.Stream)
@@ -90,8 +95,12 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		if e.Reset != "" {
 			dst = appendStringField(dst, "reset", e.Reset)
 		}
-		dst = e.appendTimings(dst)
+		if e.ByFrametap {
+			dst = append(dst, `,"by_frametap":true`...)
+		}
 		dst = e.appendExchange(dst)
+		dst = e.appendDecoded(dst)
+		dst = e.appendTimings(dst)
 	case KindUpgrade:
 		dst = appendIntField(dst, "seq", int64(e.Seq))
 		dst = appendStream(dst, e.Stream)
@@ -114,6 +123,9 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 			dst = appendStringField(dst, "subject", e.Subject)
 			dst = appendStringField(dst, "issuer", e.Issuer)
 			dst = appendBoolField(dst, "verified", e.Verified)
+		}
+		if e.Handshake > 0 {
+			dst = appendMSField(dst, "handshake_ms", e.Handshake)
 		}
 	case KindFrame:
 		dst = appendStringField(dst, "from", e.From)
@@ -206,41 +218,14 @@ func (e *Event) appendH2Frame(dst []byte) []byte {
 	return dst
 }
 
-// appendTimings appends a response's *_ms fields: connect_ms and tls_ms
-// when set, send_ms, wait_ms and receive_ms when measured.
-func (e *Event) appendTimings(dst []byte) []byte {
-	if e.ConnectMS > 0 {
-		dst = appendMSField(dst, "connect_ms", e.ConnectMS)
-	}
-	if e.TLSMS > 0 {
-		dst = appendMSField(dst, "tls_ms", e.TLSMS)
-	}
-	if e.Timed {
-		dst = appendMSField(dst, "send_ms", e.SendMS)
-		dst = appendMSField(dst, "wait_ms", e.WaitMS)
-		dst = appendMSField(dst, "receive_ms", e.ReceiveMS)
-	}
-	return dst
-}
-
-// appendMSField appends ,"name":v with v in its shortest decimal form (a
-// fraction where it has one). NaN and infinities, which JSON cannot hold,
-// are written as 0.
-func appendMSField(dst []byte, name string, v float64) []byte {
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	dst = append(dst, '"', ':')
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		v = 0
-	}
-	return strconv.AppendFloat(dst, v, 'f', -1, 64)
-}
-
 // appendJSONTail appends what follows the content field: "truncated" and
 // the end of the object and line.
 func (e *Event) appendJSONTail(dst []byte) []byte {
 	if e.Truncated && (e.Kind == KindRequest || e.Kind == KindResponse || e.Kind == KindMessage) {
 		dst = append(dst, `,"truncated":true`...)
+	}
+	if e.DecodedTruncated && len(e.DecodedBody) > 0 && (e.Kind == KindRequest || e.Kind == KindResponse) {
+		dst = append(dst, `,"decoded_truncated":true`...)
 	}
 	return append(dst, "}\n"...)
 }
@@ -571,12 +556,7 @@ type wireEvent struct {
 	// Issue 14.
 	Filter   string `json:"filter"`
 	Injected bool   `json:"injected"`
-	// Response timings (issue 13).
-	ConnectMS float64  `json:"connect_ms"`
-	TLSMS     float64  `json:"tls_ms"`
-	SendMS    *float64 `json:"send_ms"`
-	WaitMS    *float64 `json:"wait_ms"`
-	ReceiveMS *float64 `json:"receive_ms"`
+	wireHTTP        // readable bodies and timings (json_http.go)
 }
 
 // UnmarshalJSON sets e from one capture-format object: "body" or
@@ -620,15 +600,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if w.H2Streams != nil {
 		e.H2, e.H2Streams, e.H2MaxOpen = true, *w.H2Streams, w.H2MaxOpen
 	}
-	e.ConnectMS, e.TLSMS = w.ConnectMS, w.TLSMS
-	for _, ms := range []struct {
-		src *float64
-		dst *float64
-	}{{w.SendMS, &e.SendMS}, {w.WaitMS, &e.WaitMS}, {w.ReceiveMS, &e.ReceiveMS}} {
-		if ms.src != nil {
-			e.Timed, *ms.dst = true, *ms.src
-		}
-	}
+	w.wireHTTP.set(e)
 	switch {
 	case w.Body != nil:
 		e.Body = nilIfEmpty([]byte(*w.Body))

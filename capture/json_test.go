@@ -176,19 +176,21 @@ func wantKeys(e *Event) []string {
 			k = append(k, name)
 		}
 	}
-	// A response's timings come after its reset.
-	timings := func() {
-		addIf(e.ConnectMS > 0, "connect_ms")
-		addIf(e.TLSMS > 0, "tls_ms")
-		if e.Timed {
-			add("send_ms", "wait_ms", "receive_ms")
-		}
-	}
 	exchange := func() {
 		addIf(e.Server != "", "server")
 		add("headers")
 		addIf(len(e.Trailers) > 0, "trailers")
 		add("body_len")
+		// issue 13: content codings and timings
+		addIf(e.Decoded, "decoded_len")
+		addIf(e.DecodeErr != "", "decode_error")
+		if e.Kind == KindResponse {
+			addIf(e.Connect > 0, "connect_ms")
+			addIf(e.TLSTime > 0, "tls_ms")
+			addIf(e.Timed, "send_ms")
+			addIf(e.Timed && e.Wait >= 0, "wait_ms")
+			addIf(e.Timed, "receive_ms")
+		}
 		if len(e.Body) > 0 {
 			if utf8.Valid(keptText(e.Body, e.Truncated)) {
 				add("body")
@@ -196,7 +198,15 @@ func wantKeys(e *Event) []string {
 				add("body_b64")
 			}
 		}
+		if len(e.DecodedBody) > 0 {
+			if utf8.Valid(keptText(e.DecodedBody, e.DecodedTruncated)) {
+				add("decoded_body")
+			} else {
+				add("decoded_body_b64")
+			}
+		}
 		addIf(e.Truncated, "truncated")
+		addIf(e.DecodedTruncated && len(e.DecodedBody) > 0, "decoded_truncated")
 	}
 	switch e.Kind {
 	case KindOpen:
@@ -226,7 +236,7 @@ func wantKeys(e *Event) []string {
 		addIf(e.Stream != 0, "stream")
 		add("status", "status_text", "proto")
 		addIf(e.Reset != "", "reset")
-		timings()
+		addIf(e.ByFrametap, "by_frametap")
 		exchange()
 	case KindUpgrade:
 		add("seq")
@@ -255,6 +265,7 @@ func wantKeys(e *Event) []string {
 		if e.Side == "server" {
 			add("subject", "issuer", "verified")
 		}
+		addIf(e.Handshake > 0, "handshake_ms")
 	case KindFrame:
 		add("from")
 		addIf(e.Stream != 0, "stream")
@@ -393,13 +404,7 @@ func randEvent(r *rand.Rand, k Kind) *Event {
 		e.Body = randBytes(r)
 		e.BodyLen = int64(len(e.Body)) + r.Int64N(2)*r.Int64N(1e9)
 		e.Truncated = e.BodyLen > int64(len(e.Body))
-		if k == KindResponse {
-			ms := func() float64 { return pick(r, 0, float64(r.IntN(1e7))/1000, float64(r.IntN(100))) }
-			e.ConnectMS, e.TLSMS = ms(), ms()
-			if e.Timed = r.IntN(2) == 0; e.Timed {
-				e.SendMS, e.WaitMS, e.ReceiveMS = ms(), ms(), ms()
-			}
-		}
+		randHTTP(r, e) // issue 13
 	case KindUpgrade:
 		e.Seq, e.Protocol, e.Subprotocol, e.Extensions, e.AcceptOK = 1+r.IntN(9), randString(r), randString(r), randString(r), r.IntN(2) == 0
 		e.Scheme = pick(r, "", "wss")
@@ -431,6 +436,7 @@ func randEvent(r *rand.Rand, k Kind) *Event {
 		if e.Side == "server" {
 			e.Subject, e.Issuer, e.Verified = randString(r), randString(r), r.IntN(2) == 0
 		}
+		e.Handshake = randMS(r)
 	case KindFrame:
 		e.From, e.Fin, e.RSV, e.Opcode, e.Masked, e.Len = pick(r, "client", "server"), r.IntN(2) == 0, uint8(r.IntN(8)), uint8(r.IntN(16)), r.IntN(2) == 0, r.Int64()
 		e.Stream = randStream(r)

@@ -239,7 +239,10 @@ func TestEncodedBound(t *testing.T) {
 // in pieces of at most max bytes.
 func encodePieces(e *Event, max int) []byte {
 	dst := e.appendJSONHead(nil)
-	if c := e.content(); c.field != "" {
+	for _, c := range [...]content{e.content(), e.decodedContent()} {
+		if c.field == "" {
+			continue
+		}
 		dst = c.appendOpen(dst)
 		for p := c.p; len(p) > 0; {
 			n := c.chunk(p, max)

@@ -90,7 +90,8 @@ func (e *Event) encodedBound(f Format, limit int) int {
 		len(e.WSClosedBy) + len(e.Method) + len(e.Target) + len(e.Host) + len(e.Proto) +
 		len(e.StatusText) + len(e.Protocol) + len(e.Subprotocol) + len(e.Extensions) + len(e.Op) +
 		len(e.Reason) + len(e.Msg) + len(e.Scheme) + len(e.Side) + len(e.SNI) + len(e.ALPN) +
-		len(e.Version) + len(e.Cipher) + len(e.Subject) + len(e.Issuer)
+		len(e.Version) + len(e.Cipher) + len(e.Subject) + len(e.Issuer) +
+		len(e.DecodeErr) // issue 13
 	for i := range e.Headers {
 		n += len(e.Headers[i][0]) + len(e.Headers[i][1]) + 2 // 12 bytes for `["",""],`
 	}
@@ -101,8 +102,12 @@ func (e *Event) encodedBound(f Format, limit int) int {
 	if f == Text {
 		return n
 	}
-	if rough := n + 6*(len(e.Body)+len(e.Payload)); rough <= limit {
+	if rough := n + 6*(len(e.Body)+len(e.Payload)+len(e.DecodedBody)); rough <= limit {
 		return rough
 	}
-	return n + e.content().encodedLen(limit-n)
+	n += e.content().encodedLen(limit - n)
+	if n > limit {
+		return n
+	}
+	return n + e.decodedContent().encodedLen(limit-n)
 }

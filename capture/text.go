@@ -271,7 +271,7 @@ func (e *Event) appendBodyText(dst []byte) []byte {
 	if e.Truncated {
 		dst = append(dst, " [truncated]"...)
 	}
-	return dst
+	return e.appendHTTPText(dst) // issue 13: decoded size and timings
 }
 
 // appendStreamText appends " stream=N" for an event on an HTTP/2 stream.

@@ -122,7 +122,10 @@ func (w *logWriter) encodeLarge(ev *Event) {
 		return
 	}
 	w.buf = ev.appendJSONHead(w.buf)
-	if c := ev.content(); c.field != "" {
+	for _, c := range [...]content{ev.content(), ev.decodedContent()} {
+		if c.field == "" {
+			continue
+		}
 		w.buf = c.appendOpen(w.buf)
 		for p := c.p; len(p) > 0; {
 			if len(w.buf)+6*largeChunk > cap(w.buf) {

@@ -40,17 +40,19 @@ type Conn struct {
 	hs CloseHandshake
 
 	// HTTP/2.
-	h2      *h2Conn // once the connection speaks HTTP/2: both directions go to it
-	sniffH2 bool    // the client's first bytes may be the HTTP/2 preface (SniffH2)
-	npre    int     // client bytes held that agree with the preface (h1Sniff)
-	sniffTo h1State // what the client's bytes are when they are not the preface
-	holdTo  h1State // what the server's held bytes are then (h1Hold)
-	early   []byte  // server bytes held while the client's may yet be the preface
+	h2      *h2Conn  // once the connection speaks HTTP/2: both directions go to it
+	sniffH2 bool     // the client's first bytes may be the HTTP/2 preface (SniffH2)
+	npre    int      // client bytes held that agree with the preface (h1Sniff)
+	sniffTo h1State  // what the client's bytes are when they are not the preface
+	holdTo  h1State  // what the server's held bytes are then (h1Hold)
+	early   []byte   // server bytes held while the client's may yet be the preface
+	prog    Progress // h, when it follows messages while they stream; nil otherwise
 }
 
 // NewConn returns a Conn that decodes with the bounds of cfg and reports to h.
 func NewConn(cfg Config, h Handler) *Conn {
 	c := &Conn{h: h, cfg: cfg, maxBody: cfg.maxBody(), maxHead: cfg.maxHead()}
+	c.prog, _ = h.(Progress)
 	c.dir[Client].side = Client
 	c.dir[Server].side = Server
 	return c

@@ -60,6 +60,30 @@ type Handler interface {
 	Error(Side, error)
 }
 
+// Progress is an optional interface of a Handler that follows messages
+// while they stream, not only once they are complete: a dashboard shows a
+// response as soon as its head arrives, and timings need to know when a
+// message began. NewConn looks for it once. Its methods are called like
+// Handler's: from the goroutine that feeds the Conn, in wire order, with
+// slices valid only during the call. The complete message still comes
+// through Request or Response afterwards.
+//
+// The calls are protocol-neutral: an HTTP/2 decoder makes the same ones
+// for each stream (Stream set, Seq the exchange's).
+type Progress interface {
+	// Begin says that the bytes being fed hold the first byte of a new
+	// request head (from Client) or response head (from Server).
+	Begin(from Side)
+	// RequestHead and ResponseHead deliver a head as soon as it is
+	// decoded, before its body: Body and Trailers are nil, BodyLen is 0.
+	RequestHead(*Request)
+	ResponseHead(*Response)
+	// BodyBytes delivers body bytes of the message being read from a side
+	// as they are decoded: the transfer coding (chunked) is removed,
+	// content codings are not. stream is 0 for HTTP/1.x.
+	BodyBytes(from Side, seq int, stream uint32, p []byte)
+}
+
 // Config bounds what a Conn keeps. The zero value is usable.
 type Config struct {
 	MaxBody    int // body bytes kept per HTTP message; 0 means 1 MiB, <0 means none

@@ -132,6 +132,7 @@ type h1Stream struct {
 	lineCR  bool   // the current line so far is a lone CR
 	started bool   // a non-empty line of the head was seen (empty lines before one are skipped)
 	rawHead bool   // the head being read was replayed, so FeedRequest does not hand it out
+	begun   bool   // Progress.Begin was called for the head being read
 
 	// The message.
 	req     Request

@@ -141,6 +141,7 @@ func (c *Conn) bodyBytes(s *h1Stream, p []byte) (n int) {
 	case h1Body, h1ChunkData:
 		n = int(min(s.remain, int64(len(p))))
 		s.keep(p[:n], c.maxBody)
+		c.bodyProgress(s, p[:n])
 		s.remain -= int64(n)
 		if s.remain > 0 {
 			break
@@ -201,9 +202,17 @@ func (c *Conn) bodyBytes(s *h1Stream, p []byte) (n int) {
 		}
 	case h1UntilClose:
 		s.keep(p, c.maxBody)
+		c.bodyProgress(s, p)
 		n = len(p)
 	}
 	return n
+}
+
+// bodyProgress hands body bytes to the Handler's Progress, if it has one.
+func (c *Conn) bodyProgress(s *h1Stream, p []byte) {
+	if c.prog != nil && len(p) > 0 {
+		c.prog.BodyBytes(s.side, s.seqNo(), 0, p)
+	}
 }
 
 // chunkLine consumes a chunk-size line: chunk-size [ chunk-ext ] CRLF

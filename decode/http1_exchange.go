@@ -29,6 +29,13 @@ func (e *h1Exchange) waits() bool { return e.connect || e.upgrade }
 // request head is kept for the caller until its next call.
 func (c *Conn) headBytes(s *h1Stream, p []byte, handOut bool) (n int, started bool) {
 	n, text, first, tooLarge := s.scanHead(p, c.maxHead)
+	if first >= 0 && first != '\r' && !s.begun && c.prog != nil {
+		s.begun = true
+		c.prog.Begin(s.side)
+	}
+	if text != nil || tooLarge {
+		s.begun = false // the next head begins anew
+	}
 	// The first byte is checked before the head is complete, so that
 	// binary input fails at once; its error wins over any other, so that
 	// it does not depend on how the input is split.
@@ -136,6 +143,9 @@ func (c *Conn) requestHead(s *h1Stream, text string) bool {
 	} else if r.Host == "" && method == "CONNECT" {
 		r.Host = target
 	}
+	if c.prog != nil {
+		c.prog.RequestHead(r)
+	}
 	ex := h1Exchange{seq: seq, head: method == "HEAD", connect: method == "CONNECT"}
 	if f.connUpgrade && f.upgrade != "" {
 		ex.upgrade = true
@@ -199,6 +209,9 @@ func (c *Conn) responseHead(s *h1Stream, text string) bool {
 	s.fields = h1Fields{}
 	s.hdrs = c.parseFields(s, rest, s.hdrs[:0], &s.fields, seq)
 	s.resp = Response{Seq: seq, Proto: proto, Status: status, Reason: reason, Headers: s.hdrs}
+	if c.prog != nil {
+		c.prog.ResponseHead(&s.resp)
+	}
 	if seq == 0 && !c.lost {
 		// Unless the client sent bytes that were not decoded: this
 		// answers them (typically a 400), and their error was reported.

@@ -85,7 +85,9 @@ func (c *conn) note(resp string) {
 		return
 	}
 	c.rec.now = time.Now()
+	c.rec.prog.own = true // by_frametap
 	c.dec.Feed(decode.Server, []byte(resp))
+	c.rec.prog.own = false
 	c.rec.flush()
 }
 

@@ -53,7 +53,8 @@ type Config struct {
 	// the system's roots are used.
 	UpstreamRoots *x509.CertPool
 	// Insecure accepts any upstream certificate (mitmproxy's
-	// --ssl-insecure); tls events still say whether it verified.
+	// --ssl-insecure); tls events still say whether it verified. The
+	// caller warns the user (once: the command line does).
 	Insecure bool
 	// IgnoreHosts: CONNECT tunnels whose host:port it matches anywhere
 	// (a search, as mitmproxy's ignore_hosts, so that patterns users copy
@@ -114,6 +115,10 @@ type Config struct {
 	// intercepted connection in the NSS key log format (--keylog), as
 	// crypto/tls writes them. It must be safe for concurrent use.
 	KeyLog io.Writer
+	// DecodeBodies records, beside each encoded body, its first
+	// Decode.MaxBody bytes once its content codings are undone
+	// (decoded_body; --decode-bodies). If false, only decoded_len is.
+	DecodeBodies bool
 }
 
 // Credentials are a username and password (Config.ProxyAuth).
@@ -167,9 +172,6 @@ func New(cfg Config) *Proxy {
 	lg := cfg.Logger
 	if lg == nil {
 		lg = slog.Default()
-	}
-	if cfg.Insecure {
-		lg.Warn("upstream certificates are NOT verified (--ssl-insecure): anyone on the path to a server can impersonate it")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var allow *regexp.Regexp
@@ -308,6 +310,19 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// maxBody is the body bytes kept per message, as decode.Config reads
+// Decode.MaxBody.
+func (p *Proxy) maxBody() int {
+	switch n := p.cfg.Decode.MaxBody; {
+	case n == 0:
+		return decode.DefaultMaxBody
+	case n < 0:
+		return 0
+	default:
+		return n
+	}
 }
 
 // allowed reports whether Config.AllowUpstream lets frametap dial addr.

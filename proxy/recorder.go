@@ -58,6 +58,8 @@ type recorder struct {
 
 	// Issue 14: set while frametap's own injected frame is decoded.
 	injected bool
+
+	prog httpProgress // readable bodies, timings and live progress (recorder_http.go)
 }
 
 func newRecorder(id uint64, outputs []capture.Output, warn func(error), closed *atomic.Bool) recorder {
@@ -117,6 +119,7 @@ func (r *recorder) flush() {
 
 // close releases the streams after the connection's last event.
 func (r *recorder) close() {
+	r.prog.closeAll()
 	for _, s := range r.streams {
 		s.Close()
 	}
@@ -189,6 +192,7 @@ func (r *recorder) handshake(side decode.Side, cs tls.ConnectionState, name stri
 		}
 		ev.Verified = verified
 	}
+	ev.Handshake = r.takeHandshake()
 	r.add()
 }
 
@@ -217,6 +221,8 @@ func (r *recorder) Request(q *decode.Request) {
 		}
 	}
 	r.lastRequest = q.Seq
+	ev.BodyLen = q.BodyLen
+	r.finishMessage(ev, decode.Client, q.Stream)
 	r.message(ev, q.Headers, q.Trailers, q.BodyLen, q.Body, q.Truncated)
 }
 
@@ -231,6 +237,8 @@ func (r *recorder) Response(s *decode.Response) {
 	if s.Status >= 200 || s.Status == 101 {
 		r.lastFinal = max(r.lastFinal, s.Seq)
 	}
+	ev.BodyLen = s.BodyLen
+	r.finishMessage(ev, decode.Server, s.Stream)
 	r.message(ev, s.Headers, s.Trailers, s.BodyLen, s.Body, s.Truncated)
 }
 

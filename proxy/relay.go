@@ -102,6 +102,7 @@ func (c *conn) decodeClient(b []byte) {
 		return
 	}
 	c.bytes[decode.Client] += int64(len(b))
+	c.rec.relayed(decode.Client, len(b))
 	for len(b) > 0 {
 		n, _, _ := c.feedClient(b)
 		if n == 0 {
@@ -159,6 +160,7 @@ func (c *conn) decodeServer(b []byte) {
 		return
 	}
 	c.bytes[decode.Server] += int64(len(b))
+	c.rec.relayed(decode.Server, len(b))
 	c.dec.Feed(decode.Server, b)
 	c.rec.flush()
 	c.arm()
@@ -243,6 +245,7 @@ func (c *conn) count(side decode.Side, n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.bytes[side] += int64(n)
+	c.rec.relayed(side, n)
 }
 
 // clientWait is what the client's read deadline bounds.

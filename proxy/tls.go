@@ -103,6 +103,7 @@ func (c *conn) intercept(first []byte, tg tlsTarget) error {
 			return &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: protos, KeyLogWriter: c.p.cfg.KeyLog}, nil
 		},
 	})
+	start := time.Now()
 	if err := srv.HandshakeContext(ctx); err != nil {
 		if upErr != nil {
 			c.recordFailure("server", upErr) // it failed first, and is as much the user's concern
@@ -114,6 +115,7 @@ func (c *conn) intercept(first []byte, tg tlsTarget) error {
 	c.mu.Lock()
 	c.rec.now = time.Now()
 	cs := srv.ConnectionState()
+	c.rec.clientTLS(c.rec.now.Sub(start)) // handshake_ms
 	c.rec.handshake(decode.Client, cs, "", false)
 	c.rec.flush()
 	if upErr == nil {
@@ -183,6 +185,7 @@ func (c *conn) handshakeUpstream(ctx context.Context, nc net.Conn, addr, name st
 		}
 	}
 	tc := tls.Client(nc, cfg)
+	start := time.Now()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		nc.Close()
 		hint := ""
@@ -194,6 +197,7 @@ func (c *conn) handshakeUpstream(ctx context.Context, nc net.Conn, addr, name st
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rec.now = time.Now()
+	c.rec.upstreamTLS(c.rec.now.Sub(start)) // tls_ms
 	c.rec.handshake(decode.Server, tc.ConnectionState(), name, verified)
 	c.rec.flush()
 	return tc, nil

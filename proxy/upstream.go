@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/frametap/frametap/decode"
 )
@@ -75,13 +76,20 @@ func (c *conn) dial(addr string) (net.Conn, error) {
 	}
 	ctx, cancel := context.WithTimeout(c.p.ctx, c.p.cfg.DialTimeout)
 	defer cancel()
+	start := time.Now()
+	var nc net.Conn
+	var err error
 	if v := c.in.via; v != nil {
-		return v.tunnel(ctx, c.p.dialContext, addr)
-	}
-	nc, err := c.p.dialContext(ctx, "tcp", addr)
-	if err != nil {
+		if nc, err = v.tunnel(ctx, c.p.dialContext, addr); err != nil {
+			return nil, err
+		}
+	} else if nc, err = c.p.dialContext(ctx, "tcp", addr); err != nil {
 		return nil, fmt.Errorf("cannot reach upstream %s: %w", addr, err)
 	}
+	took := time.Since(start)
+	c.mu.Lock()
+	c.rec.dialed(took) // connect_ms
+	c.mu.Unlock()
 	return nc, nil
 }
 

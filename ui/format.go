@@ -1,9 +1,7 @@
 package ui
 
 import (
-	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -250,36 +248,6 @@ func glimpse(b []byte, n int) string {
 // hexLimit bounds the hex dump shown in the detail pane.
 const hexLimit = 16 << 10
 
-// content renders a body or payload for the detail pane: JSON pretty-
-// printed, text as it is, anything else as a hex dump with offsets.
-func content(b []byte, full int64, truncated bool) string {
-	var sb strings.Builder
-	switch {
-	case len(b) == 0:
-		sb.WriteString("[gray](empty)[-]\n")
-	case json.Valid(b) && (b[0] == '{' || b[0] == '['):
-		var out bytes.Buffer
-		json.Indent(&out, b, "", "  ")
-		sb.WriteString("[gray]JSON[-]\n")
-		sb.WriteString(tview.Escape(out.String()))
-		sb.WriteByte('\n')
-	case utf8.Valid(b) && printable(b):
-		sb.WriteString(tview.Escape(string(b)))
-		sb.WriteByte('\n')
-	default:
-		k := min(len(b), hexLimit)
-		sb.WriteString("[gray]hex dump[-]\n")
-		sb.WriteString(tview.Escape(hex.Dump(b[:k])))
-		if k < len(b) {
-			fmt.Fprintf(&sb, "[gray]… %d more bytes held[-]\n", len(b)-k)
-		}
-	}
-	if truncated || int64(len(b)) < full {
-		fmt.Fprintf(&sb, "[yellow]showing the first %s of %s; the capture file has the rest[-]\n", size(int64(len(b))), size(full))
-	}
-	return sb.String()
-}
-
 // printable reports whether text is made of printable characters and
 // ordinary whitespace.
 func printable(b []byte) bool {
@@ -293,8 +261,9 @@ func printable(b []byte) bool {
 
 // detail renders an event for the detail pane. frames are the frame events
 // a message was made of; pair is a response's request or a request's
-// response, when known; start is the connection's start.
-func detail(ev *capture.Event, frames []*capture.Event, pair *capture.Event, start time.Time) string {
+// response, when known; start is the connection's start; mode how bodies
+// are shown (the v key).
+func detail(ev *capture.Event, frames []*capture.Event, pair *capture.Event, start time.Time, mode int) string {
 	var sb strings.Builder
 	col := "white"
 	switch {
@@ -325,10 +294,7 @@ func detail(ev *capture.Event, frames []*capture.Event, pair *capture.Event, sta
 		}
 		writeHeaders(&sb, ev.Headers)
 		sb.WriteByte('\n')
-		if ev.BodyLen > 0 || len(ev.Body) > 0 {
-			fmt.Fprintf(&sb, "[gray]body, %s:[-]\n", size(ev.BodyLen))
-			sb.WriteString(content(ev.Body, ev.BodyLen, ev.Truncated))
-		}
+		writeBody(&sb, ev, mode)
 		if len(ev.Trailers) > 0 {
 			sb.WriteString("\n[gray]trailers:[-]\n")
 			writeHeaders(&sb, ev.Trailers)
@@ -352,7 +318,10 @@ func detail(ev *capture.Event, frames []*capture.Event, pair *capture.Event, sta
 		}
 		if ev.Op != "close" {
 			sb.WriteString("\n[::b]payload[::-]\n")
-			sb.WriteString(content(ev.Payload, ev.Len, ev.Truncated))
+			sb.WriteString(content(ev.Payload, "", "", mode))
+			if ev.Truncated || int64(len(ev.Payload)) < ev.Len {
+				fmt.Fprintf(&sb, "[yellow]showing the first %s of %s; the capture file has the rest[-]\n", size(int64(len(ev.Payload))), size(ev.Len))
+			}
 		}
 	case capture.KindUpgrade:
 		fmt.Fprintf(&sb, "\nprotocol     %s\nsubprotocol  %s\nextensions   %s\naccept       %s\n",

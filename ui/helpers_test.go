@@ -99,9 +99,9 @@ func newTestUI(t testing.TB, cfg Config, evs []capture.Event) *UI {
 func (u *UI) screen() []string {
 	scr := u.cfg.Screen.(tcell.SimulationScreen)
 	w, h := scr.Size()
-	u.pages.SetRect(0, 0, w, h)
+	u.root.SetRect(0, 0, w, h)
 	scr.Clear()
-	u.pages.Draw(scr)
+	u.root.Draw(scr)
 	scr.Show()
 	cells, cw, ch := scr.GetContents()
 	lines := make([]string, ch)

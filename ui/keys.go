@@ -13,35 +13,94 @@ import (
 // binding is one line of the help page.
 type binding struct{ keys, what string }
 
-// bindings lists every key the dashboard answers to, as the help page shows
-// them; onKey and the tview widgets implement them.
-func (u *UI) bindings() []binding {
-	bs := []binding{
-		{"↑ ↓  j k", "move the selection (also PgUp PgDn, g G Home End)"},
-		{"Tab  Shift-Tab", "next / previous pane: connections, timeline, detail"},
-		{"Enter", "open: connection → its timeline → the row's detail"},
-		{"Esc", "back one pane; in the connections pane, clear the filter"},
-		{"/", "filter: host, path, direction, op, text (regex or plain)"},
-		{"f", "follow new connections and rows on/off"},
+// key is one of the dashboard's own keys: the help page lists them in
+// order, and onKey runs the first whose runes take the key pressed. A new
+// view or action adds its key here (and one line to the help).
+type dashKey struct {
+	help  binding
+	runes string       // the runes it answers to; "" for keys handled elsewhere (the tables', Tab, Enter, Esc)
+	on    func(r rune) // what it does
+	when  func() bool  // nil: always there; else only while it says so (help and keys alike)
+}
+
+// keys lists the dashboard's keys.
+func (u *UI) keys() []dashKey {
+	live := func() bool { return !u.cfg.ReadOnly }
+	return []dashKey{
+		{help: binding{"↑ ↓  j k", "move the selection (also PgUp PgDn, g G Home End)"}},
+		{help: binding{"Tab  Shift-Tab", "next / previous pane: connections, timeline, detail"}},
+		{help: binding{"Enter", "open: connection → its timeline → the row's detail"}},
+		{help: binding{"Esc", "back one pane; in the connections pane, clear the filter"}},
+		{help: binding{"t", "timeline: one row per exchange, or every event"}, runes: "t", on: func(rune) { u.toggleView() }},
+		{help: binding{"/", "filter: host, path, direction, op, text, decoded bodies"}, runes: "/", on: func(rune) {
+			u.openPrompt("filter", "filter (regex or text): ", u.filterSrc())
+		}},
+		{help: binding{"h  H", "hide the selected connection's host / edit the hidden hosts"}, runes: "hH", on: func(r rune) {
+			if r == 'h' {
+				u.hideSelected()
+			} else {
+				u.openPrompt("hide", "hidden hosts (space-separated; empty shows all): ", strings.Join(u.hidden, " "))
+			}
+		}},
+		{help: binding{"v", "show bodies by type, as JSON paths, as text, in hex"}, runes: "v", on: func(rune) { u.cycleBodyMode() }},
+		{help: binding{"s", "save the selected body or message payload to a file"}, runes: "s", on: func(rune) { u.askSave() }},
+		{help: binding{"f", "follow new connections and rows on/off"}, runes: "f", on: func(rune) {
+			u.follow = !u.follow
+			if u.follow {
+				u.selectLast()
+			}
+			u.paintStatus()
+		}},
+		{help: binding{"p", "pause the display (the proxy and capture go on)"}, runes: "p", when: live, on: func(rune) {
+			u.paused = !u.paused
+			if !u.paused {
+				u.refresh()
+			}
+			u.paintStatus()
+		}},
+		{help: binding{"w", "write the events held so far to a capture file"}, runes: "w", when: func() bool { return live() && u.cfg.CaptureFile == "" }, on: func(rune) {
+			u.openPrompt("write", "write the capture so far to: ", time.Now().Format("frametap-20060102-150405.jsonl"))
+		}},
+		{help: binding{"c", "clear the events and the closed connections"}, runes: "c", on: func(rune) {
+			u.store.Clear()
+			u.st.clear()
+			u.base = u.store.Base()
+			u.tlConn, u.shown = nil, shownRow{}
+			u.refresh()
+		}},
+		{help: binding{"?", "this help"}, runes: "?", on: func(rune) { u.showHelp(true) }},
+		{help: binding{"q  Ctrl-C", "quit"}, runes: "q", on: func(rune) { u.Quit() }},
+		{help: binding{"mouse", "click to select, wheel to scroll"}},
 	}
-	if !u.cfg.ReadOnly {
-		bs = append(bs, binding{"p", "pause the display (the proxy and capture go on)"})
-		if u.cfg.CaptureFile == "" {
-			bs = append(bs, binding{"w", "write the events held so far to a capture file"})
+}
+
+// bindings lists every key the dashboard answers to, as the help page shows
+// them.
+func (u *UI) bindings() []binding {
+	var bs []binding
+	for _, k := range u.keys() {
+		if k.when == nil || k.when() {
+			bs = append(bs, k.help)
 		}
 	}
-	return append(bs,
-		binding{"c", "clear the events and the closed connections"},
-		binding{"?", "this help"},
-		binding{"q  Ctrl-C", "quit"},
-		binding{"mouse", "click to select, wheel to scroll"},
-	)
+	return bs
+}
+
+// helpLegend follows the keys on the help page: what the tables' marks
+// mean.
+var helpLegend = []string{
+	"",
+	"STATE idle: nothing under way · waiting: a request is out · sending,",
+	"receiving: bytes flow. … : still coming. BYTES ~: an estimate (no close).",
 }
 
 func (u *UI) helpText() string {
 	var sb strings.Builder
 	for _, b := range u.bindings() {
 		fmt.Fprintf(&sb, " [yellow]%-15s[-] %s\n", b.keys, b.what)
+	}
+	for _, l := range helpLegend {
+		fmt.Fprintf(&sb, " [gray]%s[-]\n", l)
 	}
 	return sb.String()
 }
@@ -85,43 +144,13 @@ func (u *UI) onKey(ev *tcell.EventKey) *tcell.EventKey {
 	default:
 		return ev
 	}
-	switch ev.Rune() {
-	case 'q':
-		u.Quit()
-	case '?':
-		u.showHelp(true)
-	case '/':
-		u.openPrompt("filter", "filter (regex or text): ", u.filterSrc())
-	case 'f':
-		u.follow = !u.follow
-		if u.follow {
-			u.selectLast()
+	for _, k := range u.keys() {
+		if k.on != nil && strings.ContainsRune(k.runes, ev.Rune()) && (k.when == nil || k.when()) {
+			k.on(ev.Rune())
+			return nil
 		}
-		u.paintStatus()
-	case 'p':
-		if u.cfg.ReadOnly {
-			return ev
-		}
-		u.paused = !u.paused
-		if !u.paused {
-			u.refresh()
-		}
-		u.paintStatus()
-	case 'w':
-		if u.cfg.ReadOnly || u.cfg.CaptureFile != "" {
-			return ev
-		}
-		u.openPrompt("write", "write the capture so far to: ", time.Now().Format("frametap-20060102-150405.jsonl"))
-	case 'c':
-		u.store.Clear()
-		u.st.clear()
-		u.base = u.store.Base()
-		u.tlConn = nil
-		u.refresh()
-	default:
-		return ev
 	}
-	return nil
+	return ev
 }
 
 func (u *UI) showHelp(on bool) {
@@ -156,6 +185,10 @@ func (u *UI) promptDone(key tcell.Key) {
 		u.setFilter(text)
 	case "write":
 		u.write(text)
+	case "hide":
+		u.setHidden(strings.Fields(text))
+	case "save":
+		u.save(text)
 	}
 }
 
@@ -163,13 +196,20 @@ func (u *UI) filterSrc() string {
 	if u.st.filter == nil {
 		return ""
 	}
-	return u.st.filter.src
+	return u.st.filter.source()
 }
 
 func (u *UI) setFilter(src string) {
-	u.st.setFilter(newMatcher(src), u.store)
-	u.connView = u.st.visible(u.connView)
-	u.tlConn, u.tlScanned, u.tlView = nil, 0, nil
+	u.st.setFilter(newFilter(src), u.store)
+	u.reselect()
+}
+
+// reselect shows the connections the filter and the hidden hosts let
+// through, and selects the newest.
+func (u *UI) reselect() {
+	u.connView = u.st.visible(u.connView, u.hidden)
+	u.tlConn, u.tlScanned, u.tlView, u.shown = nil, 0, nil, shownRow{}
+	u.resetExchanges()
 	u.selecting = true
 	u.conns.Select(max(1, len(u.connView)), 0)
 	u.selecting = false
@@ -187,7 +227,7 @@ func (u *UI) write(path string) {
 	go func() {
 		err := capture.WriteFile(path, evs)
 		if err != nil {
-			u.setNote("[red]write failed: " + tview.Escape(err.Error()) + "[-]")
+			u.setAlert("[red]write failed: " + tview.Escape(err.Error()) + "[-]")
 		} else {
 			u.setNote(fmt.Sprintf("wrote %d events to %s (bodies cut at %s)", len(evs), tview.Escape(path), size(MaxKeep)))
 		}
@@ -195,9 +235,17 @@ func (u *UI) write(path string) {
 	}()
 }
 
-func (u *UI) setNote(s string) {
+// setNote sets the status line's message: news the line may drop when
+// the terminal is narrow.
+func (u *UI) setNote(s string) { u.putNote(s, false) }
+
+// setAlert sets a message that stays on the status line whatever its
+// width: a failure the user must see.
+func (u *UI) setAlert(s string) { u.putNote(s, true) }
+
+func (u *UI) putNote(s string, alert bool) {
 	u.noteMu.Lock()
-	u.note = s
+	u.note, u.noteAlert = s, alert
 	u.noteMu.Unlock()
 }
 
@@ -205,4 +253,14 @@ func (u *UI) getNote() string {
 	u.noteMu.Lock()
 	defer u.noteMu.Unlock()
 	return u.note
+}
+
+// noteRank is how long the message stays on a narrow status line.
+func (u *UI) noteRank() int {
+	u.noteMu.Lock()
+	defer u.noteMu.Unlock()
+	if u.noteAlert {
+		return statusKeep
+	}
+	return 50
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/gdamore/tcell/v2"
@@ -23,14 +24,30 @@ func (u *UI) paintFocus() {
 
 func (u *UI) paintTitles() {
 	t := fmt.Sprintf(" Connections (%d", len(u.connView))
-	if u.st.filter != nil {
+	if u.st.filter != nil || len(u.hidden) > 0 {
 		t += fmt.Sprintf(" of %d", len(u.st.conns))
 	}
+	if n := u.st.hiddenCount(u.hidden); n > 0 {
+		t += fmt.Sprintf(", %d hidden by host: H", n)
+	}
 	u.conns.SetTitle(t + ") ")
+	name, other := "Exchanges", "events"
+	if u.view == viewEvents {
+		name, other = "Timeline", "exchanges"
+	}
+	hint := ""
+	if u.narrow {
+		hint = " · Enter: detail"
+	}
 	if c := u.tlConn; c != nil {
-		u.timeline.SetTitle(fmt.Sprintf(" Timeline #%d %s (%d rows) ", c.id, tview.Escape(c.host), len(u.tlView)))
+		u.timeline.SetTitle(fmt.Sprintf(" %s #%d %s (%d rows) · t: %s%s ", name, c.id, tview.Escape(c.host), u.rowCount(), other, hint))
 	} else {
-		u.timeline.SetTitle(" Timeline ")
+		u.timeline.SetTitle(" " + name + " ")
+	}
+	if u.narrow {
+		u.detail.SetTitle(" Detail · Esc: back ")
+	} else {
+		u.detail.SetTitle(" Detail ")
 	}
 }
 
@@ -81,44 +98,106 @@ func (u *UI) captureStatus() (s string, first bool) {
 	return fmt.Sprintf("capture %s: %d events written", file, h.written), false
 }
 
+// statusPart is one part of the status line. When the line does not fit
+// the terminal, parts take their short form, then are dropped, from the
+// least important up; parts ranked statusKeep (what fails, what is
+// paused, the last message, "? help") are never dropped.
+type statusPart struct {
+	text, short string // short: "" when it has none
+	rank        int    // higher stays longer
+}
+
+// fitStatus joins the parts, shortened or dropped until they fit width
+// columns (0: no limit), in their order.
+func fitStatus(parts []statusPart, width int) string {
+	join := func() string {
+		var kept []string
+		for _, p := range parts {
+			if p.text != "" {
+				kept = append(kept, p.text)
+			}
+		}
+		return " " + strings.Join(kept, " · ")
+	}
+	fits := func() bool { return width <= 0 || tview.TaggedStringWidth(join()) <= width }
+	byRank := make([]int, len(parts))
+	for i := range byRank {
+		byRank[i] = i
+	}
+	sort.SliceStable(byRank, func(a, b int) bool { return parts[byRank[a]].rank < parts[byRank[b]].rank })
+	for _, i := range byRank {
+		if fits() {
+			return join()
+		}
+		if parts[i].short != "" {
+			parts[i].text = parts[i].short
+		}
+	}
+	for _, i := range byRank {
+		if fits() || parts[i].rank >= statusKeep {
+			break
+		}
+		parts[i].text = ""
+	}
+	return join()
+}
+
+// statusKeep is the rank of parts that stay whatever the width.
+const statusKeep = 100
+
+// paintStatus writes the status line, fitted to the terminal's width: the
+// parts that matter least go first, what fails, what is paused, the last
+// message and "? help" never.
 func (u *UI) paintStatus() {
-	var parts []string
+	var parts []statusPart
+	add := func(rank int, text, short string) { parts = append(parts, statusPart{text, short, rank}) }
 	if u.cfg.ReadOnly {
-		parts = append(parts, "[::b]frametap view[::-] "+tview.Escape(u.cfg.Source), fmt.Sprintf("%d events", u.store.Total()), "read-only")
+		add(60, "[::b]frametap view[::-] "+tview.Escape(u.cfg.Source), "")
+		add(50, fmt.Sprintf("%d events", u.store.Total()), "")
+		add(20, "read-only", "")
 	} else {
-		parts = append(parts, "[::b]frametap[::-] "+tview.Escape(u.cfg.Listen)+" "+u.cfg.Mode)
 		if u.cfg.Insecure {
 			// First, so that a narrow terminal does not cut it off.
-			parts[0] = "[white:red::b]UPSTREAM CERTS NOT VERIFIED (-k)[-:-:-] · " + parts[0]
+			add(statusKeep, "[white:red::b]UPSTREAM CERTS NOT VERIFIED (-k)[-:-:-]", "")
 		}
+		add(60, "[::b]frametap[::-] "+tview.Escape(u.cfg.Listen)+" "+u.cfg.Mode, "[::b]frametap[::-] "+tview.Escape(u.cfg.Listen))
 		if u.cfg.CaptureFile != "" {
 			c, first := u.captureStatus()
 			if first {
-				parts = append([]string{c}, parts...)
+				parts = append([]statusPart{{c, "", statusKeep}}, parts...)
 			} else {
-				parts = append(parts, c)
+				rank := 62
+				if u.health.failing() {
+					rank = statusKeep
+				}
+				add(rank, c, "")
 			}
 		} else {
-			parts = append(parts, fmt.Sprintf("no capture file (w writes one): %d events", u.store.Total()))
+			// Above the address: what is being recorded, and that events
+			// come, matter more on a narrow screen than where it listens.
+			add(62, fmt.Sprintf("no capture file (w writes one): %d events", u.store.Total()), fmt.Sprintf("no capture (w): %d events", u.store.Total()))
 		}
 	}
-	parts = append(parts, fmt.Sprintf("conns %d open / %d", u.st.open, len(u.st.conns)))
+	add(45, fmt.Sprintf("conns %d open / %d", u.st.open, len(u.st.conns)), fmt.Sprintf("%d/%d conns", u.st.open, len(u.st.conns)))
 	switch {
 	case u.cfg.ReadOnly:
 	case u.paused:
-		parts = append(parts, "rates paused")
+		add(55, "rates paused", "")
 	default:
 		m, b := u.rates()
-		parts = append(parts, fmt.Sprintf("%.0f msg/s %s/s", m, size(int64(b))))
+		add(55, fmt.Sprintf("%.0f msg/s %s/s", m, size(int64(b))), size(int64(b))+"/s")
 	}
 	if u.follow {
-		parts = append(parts, "[green]FOLLOW[-]")
+		add(30, "[green]FOLLOW[-]", "")
 	}
 	if u.paused {
-		parts = append(parts, fmt.Sprintf("[black:yellow]PAUSED[-:-] %d new events not shown", u.store.Total()-u.st.applied))
+		add(statusKeep, fmt.Sprintf("[black:yellow]PAUSED[-:-] %d new events not shown", u.store.Total()-u.st.applied), "[black:yellow]PAUSED[-:-]")
 	}
 	if u.st.filter != nil {
-		parts = append(parts, "filter "+tview.Escape(u.st.filter.String()))
+		add(80, "filter "+tview.Escape(u.st.filter.String()), "")
+	}
+	if len(u.hidden) > 0 {
+		add(35, fmt.Sprintf("%d %s hidden (H)", len(u.hidden), plural(len(u.hidden), "host", "hosts")), "")
 	}
 	// Dropped counts every event the store let go, whether or not the model
 	// had applied it first.
@@ -128,11 +207,11 @@ func (u *UI) paintStatus() {
 			// The status says there is no capture file, or that it lost events.
 			where = "dropped from memory"
 		}
-		parts = append(parts, fmt.Sprintf("[yellow]%d older events %s[-]", d, where))
+		add(70, fmt.Sprintf("[yellow]%d older events %s[-]", d, where), fmt.Sprintf("[yellow]%d dropped[-]", d))
 	}
 	if n := u.getNote(); n != "" {
-		parts = append(parts, n)
+		add(u.noteRank(), n, "")
 	}
-	parts = append(parts, "[gray]? help[-]")
-	u.status.SetText(" " + strings.Join(parts, " · "))
+	add(statusKeep, "[gray]? help[-]", "")
+	u.status.SetText(fitStatus(parts, u.width))
 }

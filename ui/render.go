@@ -15,8 +15,8 @@ func RenderOnce(cfg Config, st *Store, w, h int) string {
 	cfg.Screen = scr
 	u := New(cfg, st)
 	scr.SetSize(w, h)
-	u.pages.SetRect(0, 0, w, h)
-	u.pages.Draw(scr)
+	u.root.SetRect(0, 0, w, h)
+	u.root.Draw(scr)
 	scr.Show()
 	cells, cw, ch := scr.GetContents()
 	var sb strings.Builder

@@ -144,18 +144,43 @@ func (u *UI) refresh() {
 			u.base = b
 			u.st.trim(b)
 			u.tlScanned, u.tlView = 0, nil
+			u.resetExchanges() // the rows' indices moved
 		}
 	}
+	u.takeLive()
 	u.takeSample()
-	u.connView = u.st.visible(u.connView)
+	u.connView = u.st.visible(u.connView, u.hidden)
 	u.updateTimeline()
 	if u.follow {
 		u.selectLast()
 	} else {
 		u.clampSelection()
 	}
+	u.paintSummary()
 	u.paintStatus()
 	u.paintTitles()
+}
+
+// takeLive reads what the Store knows live of the open connections: the
+// bytes relayed so far (the BYTES column, exact as they flow) and what an
+// exchange in flight is doing (STATE).
+func (u *UI) takeLive() {
+	if u.paused {
+		return
+	}
+	for _, c := range u.st.conns {
+		if c.state == stateClosed {
+			c.flight = ""
+			continue
+		}
+		lc := u.store.live(c.id)
+		if lc == nil {
+			continue
+		}
+		c.hasLive = true
+		c.liveBytes = [2]int64{lc.bytes[0].Load(), lc.bytes[1].Load()}
+		c.flight = lc.flight(c.lastReq)
+	}
 }
 
 func (u *UI) takeSample() {
@@ -163,7 +188,11 @@ func (u *UI) takeSample() {
 		return
 	}
 	now := u.now()
-	u.samples = append(u.samples, sample{now, u.st.msgs, u.st.wire})
+	wire := u.st.wire
+	if n, ok := u.store.relayed(); ok {
+		wire = n // the bytes relayed, as they are relayed
+	}
+	u.samples = append(u.samples, sample{now, u.st.msgs, wire})
 	// Keep about two seconds of samples.
 	i := 0
 	for i < len(u.samples)-2 && now.Sub(u.samples[i+1].t) > time.Second {

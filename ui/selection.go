@@ -1,16 +1,24 @@
 package ui
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/frametap/frametap/capture"
 )
 
-// updateTimeline brings tlView up to date with tlConn's rows.
+// updateTimeline brings the timeline pane's rows up to date with tlConn:
+// the events view's tlView, or the exchanges view's xView, which first
+// takes in what the Store knows live of the connection.
 func (u *UI) updateTimeline() {
 	c := u.tlConn
 	if c == nil {
-		u.tlView = u.tlView[:0]
+		u.tlView, u.xView = u.tlView[:0], u.xView[:0]
+		return
+	}
+	if u.view == viewExchanges {
+		u.mergeLive(c)
+		u.updateExchanges(c)
 		return
 	}
 	if u.st.filter == nil || c.selfMatch {
@@ -24,11 +32,60 @@ func (u *UI) updateTimeline() {
 		u.tlView = nil
 	}
 	for _, i := range c.rows[u.tlScanned:] {
-		if ev := u.store.At(i); ev != nil && u.st.filter.match(eventText(ev)) {
+		if ev := u.store.At(i); ev != nil && u.st.filter.matchEvent(ev, u.st.decoded.decodedOf(i, ev)) {
 			u.tlView = append(u.tlView, i)
 		}
 	}
 	u.tlScanned = len(c.rows)
+}
+
+// updateExchanges brings xView up to date with c's rows: all of them when
+// nothing filters them, else the rows the filter matches, scanning only
+// the new rows and the exchanges still in flight (an event row's match
+// never changes; an exchange's may, when its response comes).
+func (u *UI) updateExchanges(c *conn) {
+	if u.st.filter == nil || c.selfMatch {
+		u.xAll, u.xView, u.xScanned, u.xPending = true, u.xView[:0], 0, u.xPending[:0]
+		return
+	}
+	if u.xAll || u.xScanned > len(c.xrows) {
+		u.xAll, u.xView, u.xScanned, u.xPending = false, u.xView[:0], 0, u.xPending[:0]
+	}
+	pending := u.xPending[:0]
+	for _, k := range u.xPending {
+		r := c.xrows[k]
+		switch {
+		case r.ex.matched:
+			at := sort.SearchInts(u.xView, k)
+			u.xView = slices.Insert(u.xView, at, k)
+		case r.ex.resp < 0:
+			pending = append(pending, k)
+		}
+	}
+	u.xPending = pending
+	for k := u.xScanned; k < len(c.xrows); k++ {
+		switch r := c.xrows[k]; {
+		case u.st.matchRow(u.store, r):
+			u.xView = append(u.xView, k)
+		case r.ex != nil && r.ex.resp < 0:
+			u.xPending = append(u.xPending, k)
+		}
+	}
+	u.xScanned = len(c.xrows)
+}
+
+// mergeLive takes in the exchanges of c in flight, as the Store knows them.
+func (u *UI) mergeLive(c *conn) {
+	lc := u.store.live(c.id)
+	if lc == nil || c.state == stateClosed {
+		if len(c.liveViews) > 0 {
+			c.liveViews = c.liveViews[:0]
+			c.mergeLive(nil, nil)
+		}
+		return
+	}
+	c.liveViews = lc.snapshot(c.liveViews[:0])
+	c.mergeLive(c.liveViews, u.st.filter)
 }
 
 // selectLast moves both selections to the newest connection and row.
@@ -39,7 +96,7 @@ func (u *UI) selectLast() {
 		u.conns.Select(n, 0)
 		u.connSelected(n)
 	}
-	if n := len(u.tlView); n > 0 {
+	if n := u.rowCount(); n > 0 {
 		u.timeline.Select(n, 0)
 		u.rowSelected(n)
 	}
@@ -56,11 +113,11 @@ func (u *UI) clampSelection() {
 	r, _ = u.conns.GetSelection()
 	u.connSelected(r)
 	r, _ = u.timeline.GetSelection()
-	if r > len(u.tlView) || r < 1 {
-		u.timeline.Select(max(1, len(u.tlView)), 0)
+	if n := u.rowCount(); r > n || r < 1 {
+		u.timeline.Select(max(1, n), 0)
 		r, _ = u.timeline.GetSelection()
-		u.rowSelected(r)
 	}
+	u.rowSelected(r) // a row in flight changes as its bytes come
 }
 
 // connSelected shows the timeline of the connection on row.
@@ -74,11 +131,12 @@ func (u *UI) connSelected(row int) {
 	}
 	if c != u.tlConn {
 		u.tlConn, u.tlScanned, u.tlView = c, 0, nil
+		u.resetExchanges()
 		u.updateTimeline()
 		u.selecting = true
 		r := 1
 		if u.follow {
-			r = max(1, len(u.tlView))
+			r = max(1, u.rowCount())
 		}
 		u.timeline.Select(r, 0).ScrollToBeginning()
 		if u.follow {
@@ -94,25 +152,94 @@ func (u *UI) connSelected(row int) {
 
 // rowSelected shows the detail of the timeline's row.
 func (u *UI) rowSelected(row int) {
-	if !u.selecting && row != len(u.tlView) && u.follow {
+	if !u.selecting && row != u.rowCount() && u.follow {
 		u.follow = false
 		u.paintStatus()
 	}
-	if row < 1 || row > len(u.tlView) || u.tlConn == nil {
+	text, ok := u.detailOf(row)
+	if !ok {
 		u.detail.SetText("")
+		u.shown = shownRow{}
 		return
 	}
-	i := u.tlView[row-1]
+	key := u.rowKey(row)
+	if key == u.shown && !u.shown.live {
+		return // unchanged: keep where the user scrolled
+	}
+	row0, _ := u.detail.GetScrollOffset()
+	u.detail.SetText(text)
+	if key.same(u.shown) {
+		u.detail.ScrollTo(row0, 0) // the same row, grown: keep the place
+	} else {
+		u.detail.ScrollToBeginning()
+	}
+	u.shown = key
+}
+
+// shownRow says what the detail pane shows, to redraw it only when that
+// changed (a response in flight changes at every refresh).
+type shownRow struct {
+	view  int
+	ex    *exchange
+	ev    int
+	live  bool
+	mode  int
+	width int
+}
+
+func (k shownRow) same(o shownRow) bool {
+	return k.view == o.view && k.ex == o.ex && k.ev == o.ev && (k.ex != nil || k.ev >= 0)
+}
+
+// rowKey identifies the row of the timeline pane on row.
+func (u *UI) rowKey(row int) shownRow {
+	k := shownRow{view: u.view, ev: -1, mode: u.bodyMode, width: u.detailWidth()}
+	if u.view == viewEvents {
+		if row >= 1 && row <= len(u.tlView) {
+			k.ev = u.tlView[row-1]
+		}
+		return k
+	}
+	if r, ok := u.xrowAt(row); ok {
+		k.ex, k.ev = r.ex, r.ev
+		k.live = r.ex != nil && r.ex.resp < 0
+	}
+	return k
+}
+
+// detailOf renders the detail of the timeline's row.
+func (u *UI) detailOf(row int) (string, bool) {
+	c := u.tlConn
+	if c == nil {
+		return "", false
+	}
+	if u.view == viewExchanges {
+		r, ok := u.xrowAt(row)
+		if !ok {
+			return "", false
+		}
+		if r.ex != nil {
+			return u.exchangeDetail(c, r.ex), true
+		}
+		return u.eventDetail(c, r.ev), true
+	}
+	if row < 1 || row > len(u.tlView) {
+		return "", false
+	}
+	return u.eventDetail(c, u.tlView[row-1]), true
+}
+
+// eventDetail renders the detail of event i of c.
+func (u *UI) eventDetail(c *conn, i int) string {
 	ev := u.store.At(i)
 	if ev == nil {
-		u.detail.SetText("[gray](" + u.droppedWhere() + ")[-]")
-		return
+		return "[gray](" + u.droppedWhere() + ")[-]"
 	}
 	var frames []*capture.Event
 	if ev.Kind == capture.KindMessage {
-		frames = u.framesOf(u.tlConn, i, ev)
+		frames = u.framesOf(c, i, ev)
 	}
-	u.detail.SetText(detail(ev, frames, u.pairOf(u.tlConn, i, ev), u.tlConn.opened)).ScrollToBeginning()
+	return detail(ev, frames, u.pairOf(c, i, ev), c.opened, u.bodyMode)
 }
 
 // framesOf returns the frame events message i of c was made of: the

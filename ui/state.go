@@ -2,9 +2,7 @@ package ui
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -52,7 +50,18 @@ type conn struct {
 	closeErr         string
 
 	all  []int // every event of the connection, in order
-	rows []int // the timeline: every event but frames
+	rows []int // the events view: every event but frames
+
+	xs    []*exchange // its HTTP exchanges, in order (exchange.go)
+	xrows []xrow      // the exchanges view: exchanges, messages and errors
+
+	pending   int // requests without their final response
+	lastReq   int // seq of the last request recorded
+	connectTo int // the status frametap answered the CONNECT with; 0 before
+	liveBytes [2]int64
+	hasLive   bool       // liveBytes are the relayed counts (the proxy reports them)
+	flight    string     // what an exchange in flight is doing, from the live side: "sending", "waiting", "receiving"
+	liveViews []liveView // the selected connection's exchanges in flight, at the last refresh
 
 	selfMatch bool // the filter matches the connection's own fields
 	matched   bool // selfMatch, or the filter matches one of its rows
@@ -66,10 +75,11 @@ type state struct {
 	conns   []*conn // in order of their first event
 	applied int     // absolute index of the next event to apply
 	open    int
-	msgs    int64 // data messages, for the rate
-	wire    int64 // approximate bytes on the wire, for the rate
-	filter  *matcher
-	last    time.Time // the latest event time seen
+	msgs    int64        // data messages, for the rate
+	wire    int64        // approximate bytes on the wire, for the rate
+	filter  filter       // nil: none
+	decoded decodedCache // decoded bodies, for search
+	last    time.Time    // the latest event time seen
 }
 
 func newState() *state {
@@ -107,6 +117,8 @@ func (s *state) apply(i int, ev *capture.Event) {
 		if ev.Method != "CONNECT" {
 			c.requests++ // the CONNECT is the tunnel's, not an exchange with the server
 		}
+		c.pending++
+		c.lastReq = ev.Seq
 		switch {
 		case ev.Method == "CONNECT":
 			c.connectSeq = ev.Seq
@@ -123,11 +135,22 @@ func (s *state) apply(i int, ev *capture.Event) {
 		s.wire += h + ev.BodyLen
 		c.connClose = c.connClose || hasToken(ev.Headers, "Connection", "close")
 	case capture.KindResponse:
-		h := responseHeadLen(ev)
-		c.httpHdr += h
-		c.payload += ev.BodyLen
-		c.count(false, h+ev.BodyLen)
-		s.wire += h + ev.BodyLen
+		if !ownAnswer(ev, c) {
+			// frametap's own answers are not bytes from the server: the
+			// close event's bytes_from_server leaves them out, and so does
+			// the overhead line.
+			h := responseHeadLen(ev)
+			c.httpHdr += h
+			c.payload += ev.BodyLen
+			c.count(false, h+ev.BodyLen)
+			s.wire += h + ev.BodyLen
+		}
+		if ev.Status >= 200 || ev.Status == 101 {
+			c.pending = max(0, c.pending-1)
+		}
+		if ev.Seq == c.connectSeq && c.connectSeq > 0 && c.connectTo == 0 {
+			c.connectTo = ev.Status
+		}
 		if ev.Seq == c.connectSeq && ev.Status/100 == 2 && c.state == stateHTTP {
 			c.state = stateTunnel
 		}
@@ -179,9 +202,14 @@ func (s *state) apply(i int, ev *capture.Event) {
 		c.closeErr = ev.Err
 		c.ws = c.ws || ev.WebSocket
 	}
+	var body []byte
 	if s.filter != nil {
-		c.selfMatch = s.filter.match(c.text())
-		if !c.matched && (c.selfMatch || ev.Kind != capture.KindFrame && s.filter.match(eventText(ev))) {
+		body = s.decoded.decodedOf(i, ev)
+	}
+	c.applyExchange(i, ev, s.filter, body)
+	if s.filter != nil {
+		c.selfMatch = s.filter.matchConn(c)
+		if !c.matched && (c.selfMatch || ev.Kind != capture.KindFrame && s.filter.matchEvent(ev, body)) {
 			c.matched = true
 		}
 	}
@@ -222,10 +250,12 @@ func (c *conn) count(up bool, n int64) {
 // so it is bounded as the store is (--ui-events), and so is the work of a
 // refresh, which walks the connections.
 func (s *state) trim(base int) {
+	s.decoded.trim(base)
 	kept := s.conns[:0]
 	for _, c := range s.conns {
 		c.all = trimBelow(c.all, base)
 		c.rows = trimBelow(c.rows, base)
+		c.trimRows(base)
 		if c.state == stateClosed && len(c.all) == 0 {
 			delete(s.byID, c.id)
 			continue
@@ -260,46 +290,77 @@ func (s *state) clear() {
 			continue
 		}
 		c.all, c.rows = nil, nil
+		c.xs, c.xrows = nil, nil
 		kept = append(kept, c)
 	}
 	clear(s.conns[len(kept):])
 	s.conns = kept
+	s.decoded = decodedCache{}
 }
 
-// setFilter applies m (nil: no filter) to every connection, reading their
-// events from st.
-func (s *state) setFilter(m *matcher, st *Store) {
-	s.filter = m
+// setFilter applies f (nil: no filter) to every connection and exchange,
+// reading their events from st.
+func (s *state) setFilter(f filter, st *Store) {
+	s.filter = f
 	for _, c := range s.conns {
 		c.selfMatch, c.matched = false, false
-		if m == nil {
+		for _, x := range c.xs {
+			x.matched = false
+		}
+		if f == nil {
 			continue
 		}
-		c.selfMatch = m.match(c.text())
+		c.selfMatch = f.matchConn(c)
 		c.matched = c.selfMatch
+		for _, x := range c.xs {
+			for _, i := range [...]int{x.req, x.resp} {
+				if ev := st.At(i); i >= 0 && ev != nil && !x.matched && f.matchEvent(ev, s.decoded.decodedOf(i, ev)) {
+					x.matched = true
+				}
+			}
+			c.matched = c.matched || x.matched
+		}
 		for _, i := range c.rows {
 			if c.matched {
 				break
 			}
-			if ev := st.At(i); ev != nil && m.match(eventText(ev)) {
+			if ev := st.At(i); ev != nil && f.matchEvent(ev, s.decoded.decodedOf(i, ev)) {
 				c.matched = true
 			}
 		}
 	}
 }
 
-// visible returns the connections the filter lets through.
-func (s *state) visible(dst []*conn) []*conn {
-	dst = dst[:0]
-	if s.filter == nil {
-		return append(dst, s.conns...)
+// matchRow reports whether the filter (which is set) shows row r of c.
+func (s *state) matchRow(st *Store, r xrow) bool {
+	if r.ex != nil {
+		return r.ex.matched
 	}
+	ev := st.At(r.ev)
+	return ev != nil && s.filter.matchEvent(ev, nil)
+}
+
+// visible returns the connections the filter and the hidden hosts let
+// through.
+func (s *state) visible(dst []*conn, hidden []string) []*conn {
+	dst = dst[:0]
 	for _, c := range s.conns {
-		if c.matched {
+		if (s.filter == nil || c.matched) && (len(hidden) == 0 || !hiddenHost(c.host, hidden)) {
 			dst = append(dst, c)
 		}
 	}
 	return dst
+}
+
+// hiddenCount counts the connections hidden by host.
+func (s *state) hiddenCount(hidden []string) int {
+	n := 0
+	for _, c := range s.conns {
+		if len(hidden) > 0 && hiddenHost(c.host, hidden) {
+			n++
+		}
+	}
+	return n
 }
 
 // text is what the filter matches of a connection's own fields.
@@ -312,7 +373,15 @@ func (c *conn) text() string {
 func (c *conn) summary() []string {
 	var lines []string
 	var l string
-	if c.connectSeq > 0 {
+	switch {
+	case c.connectSeq > 0 && c.connectTo != 0 && c.connectTo/100 != 2:
+		l = fmt.Sprintf("CONNECT to %s refused: %d", c.host, c.connectTo)
+	case c.connectSeq > 0 && c.requests == 0:
+		l = "CONNECT tunnel to " + c.host
+		if c.connectTo/100 == 2 && c.state == stateTunnel {
+			l += ", relayed as it is (not decoded)"
+		}
+	case c.connectSeq > 0:
 		l = "CONNECT tunnel to " + c.host + ": "
 	}
 	if c.requests > 0 {
@@ -407,71 +476,4 @@ func hasToken(hs []capture.Header, name, token string) bool {
 		}
 	}
 	return false
-}
-
-// matcher is a filter: a case-insensitive regular expression, or plain
-// text when what the user typed does not compile as one.
-type matcher struct {
-	src   string
-	re    *regexp.Regexp
-	plain string // lower-cased, when re is nil
-}
-
-// newMatcher returns the matcher for what the user typed; nil for "".
-func newMatcher(s string) *matcher {
-	if strings.TrimSpace(s) == "" {
-		return nil
-	}
-	if re, err := regexp.Compile("(?i)" + s); err == nil {
-		return &matcher{src: s, re: re}
-	}
-	return &matcher{src: s, plain: strings.ToLower(s)}
-}
-
-func (m *matcher) match(s string) bool {
-	if m.re != nil {
-		return m.re.MatchString(s)
-	}
-	return strings.Contains(strings.ToLower(s), m.plain)
-}
-
-// String describes the filter for the status line.
-func (m *matcher) String() string {
-	if m.re != nil && regexp.QuoteMeta(m.src) != m.src {
-		return "/" + m.src + "/ (regex)"
-	}
-	return strconv.Quote(m.src)
-}
-
-// eventText is what the filter matches of an event: direction, kind, op,
-// method, target, host, status and the content kept in memory.
-func eventText(ev *capture.Event) string {
-	var b strings.Builder
-	b.WriteString(ev.From)
-	if ev.From == "client" {
-		b.WriteString(" → up ")
-	} else if ev.From == "server" {
-		b.WriteString(" ← down ")
-	}
-	b.WriteString(string(ev.Kind))
-	b.WriteByte(' ')
-	b.WriteString(what(ev))
-	b.WriteByte(' ')
-	switch ev.Kind {
-	case capture.KindRequest:
-		b.WriteString(ev.Host + " " + ev.Server + " ")
-		b.Write(ev.Body)
-	case capture.KindResponse:
-		b.Write(ev.Body)
-	case capture.KindMessage:
-		b.WriteString(ev.Op + " " + ev.Reason + " ")
-		b.Write(ev.Payload)
-	case capture.KindError:
-		b.WriteString(ev.Msg)
-	case capture.KindOpen:
-		b.WriteString(ev.Client + " " + ev.Server)
-	case capture.KindTLS:
-		b.WriteString(ev.Side + " " + ev.SNI + " " + ev.ALPN + " " + ev.Version + " " + ev.Cipher + " " + ev.Subject + " " + ev.Issuer)
-	}
-	return b.String()
 }

@@ -21,7 +21,9 @@ func TestApplyConnections(t *testing.T) {
 		c    *conn
 		want []string
 	}{
-		{s.byID[1], []string{"#1", "127.0.0.1:50312", "api.test", "http", "http", "3", "0↑ 0↓", "", "2s"}},
+		// An open HTTP connection with every request answered is idle
+		// (issue 13: its STATE read "http").
+		{s.byID[1], []string{"#1", "127.0.0.1:50312", "api.test", "http", "idle", "3", "0↑ 0↓", "", "2s"}},
 		{s.byID[2], []string{"#2", "127.0.0.1:50314", "chat.test", "ws", "closed", "1", "3↑ 2↓", "629 B↑ 518 B↓", "1s"}},
 	} {
 		for col, want := range tc.want {

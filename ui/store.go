@@ -46,6 +46,12 @@ type Store struct {
 	bytes int64            // eventSize of the events held
 
 	totalA atomic.Int64 // mirrors total for lock-free polling by the pump
+
+	// The live side (live.go): connections whose streams are open.
+	liveMu      sync.RWMutex
+	lives       map[uint64]*liveConn
+	closedBytes int64       // bytes relayed on connections no longer registered
+	hasLive     atomic.Bool // some stream reported bytes relayed
 }
 
 // NewStore returns a Store holding at most max events and DefaultMaxBytes;
@@ -65,8 +71,9 @@ func NewStoreSize(maxEvents int, maxBytes int64) *Store {
 	return &Store{max: maxEvents, maxBytes: maxBytes}
 }
 
-// Stream returns a sink for one connection's events.
-func (s *Store) Stream() capture.Stream { return storeStream{s} }
+// Stream returns a sink for one connection's events. It implements
+// capture.Live too (live.go).
+func (s *Store) Stream() capture.Stream { return &storeStream{s: s, lc: &liveConn{}} }
 
 // Max returns the store's capacity in events.
 func (s *Store) Max() int { return s.max }
@@ -113,7 +120,7 @@ func eventSize(ev *capture.Event) int64 {
 	if ev == nil {
 		return 0
 	}
-	n := eventOverhead + int64(cap(ev.Body)+cap(ev.Payload))
+	n := eventOverhead + int64(cap(ev.Body)+cap(ev.Payload)+cap(ev.DecodedBody)+len(ev.DecodeErr))
 	for _, hs := range [][]capture.Header{ev.Headers, ev.Trailers} {
 		n += int64(cap(hs)) * int64(unsafe.Sizeof(capture.Header{}))
 		for _, h := range hs {
@@ -177,17 +184,36 @@ func (s *Store) Clear() {
 	s.mu.Unlock()
 }
 
-// storeStream is a Store's capture.Stream.
-type storeStream struct{ s *Store }
+// storeStream is a Store's capture.Stream, and its capture.Live. The
+// proxy calls it from one connection's goroutines, one call at a time.
+type storeStream struct {
+	s          *Store
+	lc         *liveConn
+	registered bool
+}
 
 // Add copies ev, which the decoder reuses after the call, and appends it.
-func (st storeStream) Add(ev *capture.Event) { st.s.add(copyEvent(ev)) }
+func (st *storeStream) Add(ev *capture.Event) {
+	if !st.registered {
+		st.registered = true
+		st.lc.id = ev.Conn
+		st.s.register(st.lc)
+	}
+	st.s.add(copyEvent(ev))
+	if ev.Kind == capture.KindResponse && (ev.Status >= 200 || ev.Status == 101) {
+		st.lc.done(ev.Seq) // the row shows the event from now on
+	}
+}
 
 // Flush does nothing: Add has already handed the event over.
-func (storeStream) Flush() error { return nil }
+func (*storeStream) Flush() error { return nil }
 
-// Close does nothing.
-func (storeStream) Close() {}
+// Close forgets the connection's live side: its last event is in.
+func (st *storeStream) Close() {
+	if st.registered {
+		st.s.unregister(st.lc)
+	}
+}
 
 // copyEvent returns a copy of ev that shares no slice with it, with Body
 // and Payload cut to MaxKeep bytes (and Truncated set when cut).
@@ -197,6 +223,7 @@ func copyEvent(ev *capture.Event) *capture.Event {
 	c.Trailers = copyHeaders(ev.Trailers)
 	c.Body, c.Truncated = keep(ev.Body, c.Truncated)
 	c.Payload, c.Truncated = keep(ev.Payload, c.Truncated)
+	c.DecodedBody, c.DecodedTruncated = keep(ev.DecodedBody, c.DecodedTruncated)
 	return &c
 }
 

@@ -55,6 +55,11 @@ type connTable struct {
 
 var connHeader = []string{"ID", "CLIENT", "HOST", "SCHEME", "STATE", "REQ", "MSG ↑↓", "BYTES ↑↓", "AGE"}
 
+// connSpecs caps the connection table's columns; HOST takes the rest.
+func connSpecs(int) []colSpec {
+	return []colSpec{{min: 2, max: 7}, {min: 9, max: 22}, {min: 10, pref: 24, max: 48, flex: true}, {min: 4, max: 6}, {min: 9, max: 10}, {min: 3, max: 5}, {min: 5, max: 12}, {min: 18, max: 24}, {min: 3, max: 4}}
+}
+
 func (t connTable) GetRowCount() int    { return 1 + len(t.u.connView) }
 func (t connTable) GetColumnCount() int { return len(connHeader) }
 
@@ -63,10 +68,21 @@ func (t connTable) GetCell(row, col int) *tview.TableCell {
 		return nil
 	}
 	if row == 0 {
-		return header(connHeader[col])
+		return t.u.conns.sized(header(connHeader[col]), col, false)
 	}
 	c := t.u.connView[row-1]
-	return cell(connCell(c, col, t.u.clock()), stateColor(c, col))
+	return t.u.conns.sized(cell(connCell(c, col, t.u.clock()), stateColor(c, col)), col, false)
+}
+
+// text is a cell's text, for fitting the columns.
+func (t connTable) text(row, col int) string {
+	if row == 0 {
+		return connHeader[col]
+	}
+	if row > len(t.u.connView) {
+		return ""
+	}
+	return connCell(t.u.connView[row-1], col, t.u.clock())
 }
 
 // connCell is the text of one cell of a connection's row.
@@ -81,21 +97,40 @@ func connCell(c *conn, col int, now time.Time) string {
 	case 3:
 		return c.scheme
 	case 4:
-		return c.state
+		return c.shownState()
 	case 5:
 		return fmt.Sprint(c.requests)
 	case 6:
 		return fmt.Sprintf("%d↑ %d↓", c.msgsUp+c.ctrlUp, c.msgsDown+c.ctrlDown)
 	case 7:
-		s := size(c.bytesUp) + "↑ " + size(c.bytesDown) + "↓"
-		if !c.exact {
-			s = "~" + s
+		up, down := c.bytesUp, c.bytesDown
+		if !c.exact && c.hasLive {
+			up, down = c.liveBytes[0], c.liveBytes[1]
+		}
+		s := size(up) + "↑ " + size(down) + "↓"
+		if !c.exact && !c.hasLive {
+			s = "~" + s // estimated from the events: the help explains
 		}
 		return s
 	case 8:
 		return age(now.Sub(c.opened))
 	}
 	return ""
+}
+
+// shownState is the STATE column: an HTTP connection says what it does
+// now (idle between exchanges, waiting for a response, receiving one).
+func (c *conn) shownState() string {
+	if c.state != stateHTTP {
+		return c.state
+	}
+	switch {
+	case c.flight != "":
+		return c.flight
+	case c.pending > 0:
+		return "waiting"
+	}
+	return "idle"
 }
 
 func stateColor(c *conn, col int) tcell.Color {
@@ -108,13 +143,15 @@ func stateColor(c *conn, col int) tcell.Color {
 		}
 		return tcell.ColorWhite
 	}
-	switch c.state {
+	switch c.shownState() {
 	case stateWebSocket:
 		return tcell.ColorFuchsia
 	case stateTunnel:
 		return tcell.ColorDodgerBlue
 	case stateClosed:
 		return tcell.ColorGray
+	case "idle":
+		return tcell.ColorDarkCyan
 	}
 	return tcell.ColorGreen
 }
@@ -128,23 +165,31 @@ func (u *UI) clock() time.Time {
 	return u.now()
 }
 
-// timelineTable is the selected connection's timeline.
-type timelineTable struct {
+// eventsTable is the selected connection's events view: every event but
+// frames, one per row.
+type eventsTable struct {
 	tview.TableContentReadOnly
 	u *UI
 }
 
-var timelineHeader = []string{"TIME", "", "WHAT", "PREVIEW"}
+var eventsHeader = []string{"TIME", "", "WHAT", "PREVIEW"}
 
-func (t timelineTable) GetRowCount() int    { return 1 + len(t.u.tlView) }
-func (t timelineTable) GetColumnCount() int { return len(timelineHeader) }
+// eventsSpecs lets WHAT take at most 40% of the width: one long row (an
+// upgrade with its extensions) does not squeeze the preview.
+func eventsSpecs(width int) []colSpec {
+	return []colSpec{{min: 7, max: 10}, {min: 1, max: 1}, {min: 10, max: max(16, width*2/5)}, {min: 10, pref: 30, flex: true}}
+}
 
-func (t timelineTable) GetCell(row, col int) *tview.TableCell {
-	if row < 0 || row > len(t.u.tlView) || col < 0 || col >= len(timelineHeader) {
+func (t eventsTable) GetRowCount() int    { return 1 + len(t.u.tlView) }
+func (t eventsTable) GetColumnCount() int { return len(eventsHeader) }
+
+func (t eventsTable) GetCell(row, col int) *tview.TableCell {
+	if row < 0 || row > len(t.u.tlView) || col < 0 || col >= len(eventsHeader) {
 		return nil
 	}
+	tb := t.u.timeline
 	if row == 0 {
-		return header(timelineHeader[col])
+		return tb.sized(header(eventsHeader[col]), col, col == 3)
 	}
 	if t.u.tlConn == nil {
 		return nil
@@ -152,40 +197,82 @@ func (t timelineTable) GetCell(row, col int) *tview.TableCell {
 	ev := t.u.store.At(t.u.tlView[row-1])
 	if ev == nil {
 		if col == 2 {
-			return cell("("+t.u.droppedWhere()+")", tcell.ColorGray)
+			return tb.sized(cell("("+t.u.droppedWhere()+")", tcell.ColorGray), col, false)
 		}
 		return cell("", tcell.ColorGray)
 	}
-	color := tcell.ColorWhite
-	switch {
-	case ev.Kind == capture.KindError || ev.Kind == capture.KindClose && ev.Err != "" || unverified(ev):
-		color = tcell.ColorRed
-	case arrow(ev) == "→":
-		color = tcell.ColorGreen
-	case arrow(ev) == "←":
-		color = tcell.ColorAqua
-	case ev.Kind == capture.KindUpgrade:
-		color = tcell.ColorFuchsia
-	}
+	color := eventColor(ev)
+	text := t.text(row, col)
 	switch col {
 	case 0:
-		return cell(rel(ev.Time, t.u.tlConn.opened), tcell.ColorGray)
-	case 1:
-		return cell(arrow(ev), color)
-	case 2:
-		w := what(ev)
-		if ev.Kind == capture.KindTLS {
-			w, _ = tlsParts(ev) // the rest is the preview
-		}
-		return cell(w, color).SetMaxWidth(48)
+		return tb.sized(cell(text, tcell.ColorGray), col, false)
+	case 1, 2:
+		return tb.sized(cell(text, color), col, false)
 	case 3:
-		c := cell(preview(ev), tcell.ColorSilver)
+		c := cell(text, tcell.ColorSilver)
 		if ev.Kind == capture.KindError || unverified(ev) {
 			c.SetTextColor(tcell.ColorRed)
 		}
-		return c.SetExpansion(1)
+		return tb.sized(c, col, true)
 	}
 	return nil
+}
+
+func (t eventsTable) text(row, col int) string {
+	if row == 0 {
+		return eventsHeader[col]
+	}
+	c := t.u.tlConn
+	if c == nil || row > len(t.u.tlView) {
+		return ""
+	}
+	ev := t.u.store.At(t.u.tlView[row-1])
+	if ev == nil {
+		return ""
+	}
+	switch col {
+	case 0:
+		return rel(ev.Time, c.opened)
+	case 1:
+		return arrow(ev)
+	case 2:
+		if ev.Kind == capture.KindTLS {
+			w, _ := tlsParts(ev) // the rest is the preview
+			return w
+		}
+		return whatIn(ev, c)
+	case 3:
+		return preview(ev)
+	}
+	return ""
+}
+
+// eventColor colors an event's row by its direction and kind.
+func eventColor(ev *capture.Event) tcell.Color {
+	switch {
+	case ev.Kind == capture.KindError || ev.Kind == capture.KindClose && ev.Err != "" || unverified(ev):
+		return tcell.ColorRed
+	case arrow(ev) == "→":
+		return tcell.ColorGreen
+	case arrow(ev) == "←":
+		return tcell.ColorAqua
+	case ev.Kind == capture.KindUpgrade:
+		return tcell.ColorFuchsia
+	}
+	return tcell.ColorWhite
+}
+
+// whatIn is what(ev) with a request's target in origin-form when it names
+// the connection's host (shown in the title).
+func whatIn(ev *capture.Event, c *conn) string {
+	if ev.Kind == capture.KindRequest && ev.Method != "CONNECT" {
+		s := ev.Method + " " + originForm(ev.Target, c.host)
+		if ev.BodyLen > 0 {
+			s += " " + size(ev.BodyLen)
+		}
+		return s
+	}
+	return what(ev)
 }
 
 func header(s string) *tview.TableCell {

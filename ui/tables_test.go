@@ -18,7 +18,8 @@ func TestTableCellsOutside(t *testing.T) {
 		table tview.TableContent
 	}{
 		{"connections", connTable{u: u}},
-		{"timeline", timelineTable{u: u}},
+		{"events", eventsTable{u: u}},
+		{"exchanges", exchangesTable{u: u}},
 	} {
 		rows, cols := tc.table.GetRowCount(), tc.table.GetColumnCount()
 		for _, rc := range [][2]int{{-1, 0}, {-1, -1}, {0, -1}, {1, -1}, {0, cols}, {1, cols}, {rows, 0}, {rows + 5, 1}} {
@@ -59,9 +60,9 @@ func TestClickOutsideRows(t *testing.T) {
 		want   int // the connection row selected after the click
 		wantTL string
 	}{
-		{"header", 0, 2, "Timeline #2 chat.test"},
-		{"below the rows", 5, 2, "Timeline #2 chat.test"},
-		{"first row", 1, 1, "Timeline #1 api.test"},
+		{"header", 0, 2, "#2 chat.test ("},
+		{"below the rows", 5, 2, "#2 chat.test ("},
+		{"first row", 1, 1, "#1 api.test ("},
 	} {
 		got := func() (msg string) {
 			defer func() {

@@ -63,7 +63,7 @@ func TestApplyTLS(t *testing.T) {
 		if got := connCell(c, 3, at(10)); got != tc.scheme {
 			t.Errorf("%s: SCHEME got %q, want %q", tc.name, got, tc.scheme)
 		}
-		if got := connCell(c, 4, at(10)); got != tc.state {
+		if got := c.state; got != tc.state {
 			t.Errorf("%s: STATE got %q, want %q", tc.name, got, tc.state)
 		}
 		if c.unverified != tc.unverified || c.tls != tc.tlsOn {
@@ -101,6 +101,7 @@ func TestTLSRows(t *testing.T) {
 	} {
 		u := newTestUI(t, Config{}, tlsFixture(tc.verified))
 		u.press(tcell.KeyRune, 'f')
+		u.press(tcell.KeyRune, 't') // every event
 		u.timeline.Select(tc.row, 0)
 		lines := u.screen()
 		if l := line(lines, "#1 127.0.0.1:5000"); !strings.Contains(l, " wss ") || !strings.Contains(l, " websocket ") {
@@ -110,7 +111,7 @@ func TestTLSRows(t *testing.T) {
 		if l == "" {
 			t.Errorf("timeline lacks %q:\n%s", tc.line, strings.Join(lines, "\n"))
 		}
-		got := timelineTable{u: u}.GetCell(tc.row, 2)
+		got := eventsTable{u: u}.GetCell(tc.row, 2)
 		if fg, _, _ := got.Style.Decompose(); (fg == tcell.ColorRed) != tc.red {
 			t.Errorf("row %q in red: got %v, want %v", got.Text, fg == tcell.ColorRed, tc.red)
 		}

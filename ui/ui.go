@@ -10,16 +10,23 @@
 // redraw. Tables read the model through virtual TableContents.
 package ui
 
-// The package is cut by job: ui.go builds the widgets; run.go is the
-// application loop, the pump and refresh; keys.go the keys, the help and
-// the prompts; selection.go what the selections show; paint.go the titles,
-// the summary and the status line; tables.go the virtual tables and the
-// guard on their selection; render.go draws once for tests and
-// screenshots. state.go is the model, store.go the events it reads and
-// format.go the text of an event.
+// The package is cut by job: ui.go builds the widgets; layout.go sizes
+// the panes by the terminal; run.go is the application loop, the pump and
+// refresh; keys.go the keys, the help and the prompts; actions.go what
+// the newer keys do (hide hosts, save a body); selection.go what the
+// selections show; paint.go the titles, the summary and the status line;
+// tables.go and xtable.go the virtual tables (connections, events,
+// exchanges) and columns.go how their columns are sized; detail.go the
+// detail of an exchange, timing.go its waterfall, body.go how a body is
+// shown (decoded, by type); render.go draws once for tests and
+// screenshots. state.go is the model, exchange.go its exchanges view,
+// filter.go the filter, store.go the events it reads, live.go what the
+// Store learns while bytes flow, and format.go the text of an event.
 
 import (
 	"sync"
+
+	"github.com/frametap/frametap/capture"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +64,9 @@ type Config struct {
 	// Insecure says upstream certificates are not verified (-k): the
 	// status line then says so in red, for as long as the dashboard runs.
 	Insecure bool
+	// HideHosts lists hosts whose connections are hidden at start (the h
+	// key adds to it, H edits it): a host, or host:port.
+	HideHosts []string
 }
 
 // Panes, in Tab order.
@@ -64,6 +74,12 @@ const (
 	paneConns = iota
 	paneTimeline
 	paneDetail
+)
+
+// Views of the timeline pane (the t key).
+const (
+	viewExchanges = iota // one row per exchange, message and error
+	viewEvents           // every event but frames, one per row
 )
 
 // UI is the dashboard. Its methods, except Run and Quit, must be called
@@ -76,22 +92,36 @@ type UI struct {
 	now   func() time.Time
 
 	app      *tview.Application
+	root     *rootView // pages, laid out for the terminal at each draw
 	pages    *tview.Pages
 	layout   *tview.Flex
-	conns    *tview.Table
+	lower    *tview.Flex // the timeline and the detail
+	conns    *fitTable
 	summary  *tview.TextView
-	timeline *tview.Table
+	timeline *fitTable
 	detail   *tview.TextView
 	prompt   *tview.InputField
 	status   *tview.TextView
 	help     *tview.TextView
+	helpCol  *tview.Flex // the help page's column, sized by the terminal
 	panes    []tview.Primitive
 
-	connView  []*conn // the connections the filter lets through
-	tlConn    *conn   // the connection the timeline shows
-	tlView    []int   // absolute indices of its rows the filter lets through
-	tlScanned int     // how many of tlConn.rows tlView has looked at
-	base      int     // the store's Base when last trimmed
+	connView  []*conn        // the connections the filter and the hidden hosts let through
+	tlConn    *conn          // the connection the timeline shows
+	tlView    []int          // events view: absolute indices of its rows the filter lets through
+	tlScanned int            // how many of tlConn.rows tlView has looked at
+	xView     []int          // exchanges view: indices into tlConn.xrows the filter lets through, unless xAll
+	xAll      bool           // exchanges view: every row of tlConn.xrows shows (no filter, or the connection matches)
+	xScanned  int            // how many of tlConn.xrows xView has looked at
+	xPending  []int          // rows of exchanges the filter did not match yet that may still (in flight), sorted
+	view      int            // viewExchanges or viewEvents
+	hidden    []string       // hosts hidden (h, H)
+	bodyMode  int            // how the detail shows bodies (v)
+	width     int            // the screen's, at the last draw
+	narrow    bool           // one of timeline and detail at a time (the terminal is narrow)
+	shown     shownRow       // what the detail pane shows
+	saving    *capture.Event // the event whose body the save prompt saves
+	base      int            // the store's Base when last trimmed
 	pane      int
 	follow    bool
 	paused    bool
@@ -101,16 +131,17 @@ type UI struct {
 	selecting bool   // the selection is being moved by code, not the user
 	samples   []sample
 
-	seen     atomic.Int64 // the store's Total when last refreshed
-	dirty    atomic.Bool  // something besides events changed (a write finished)
-	noteMu   sync.Mutex
-	note     string // the last message for the user (a write's result)
-	quit     chan struct{}
-	quitOnce sync.Once
-	pumpDone chan struct{}
-	started  chan struct{} // closed at the application's first draw
-	runDone  chan struct{} // closed when app.Run has returned
-	onceDraw sync.Once
+	seen      atomic.Int64 // the store's Total when last refreshed
+	dirty     atomic.Bool  // something besides events changed (a write finished)
+	noteMu    sync.Mutex
+	note      string // the last message for the user (a write's result)
+	noteAlert bool   // it says something failed: it stays on a narrow status line
+	quit      chan struct{}
+	quitOnce  sync.Once
+	pumpDone  chan struct{}
+	started   chan struct{} // closed at the application's first draw
+	runDone   chan struct{} // closed when app.Run has returned
+	onceDraw  sync.Once
 }
 
 // health is what Config.CaptureHealth said.
@@ -139,6 +170,7 @@ func New(cfg Config, st *Store) *UI {
 		st:       newState(),
 		now:      time.Now,
 		follow:   true,
+		hidden:   append([]string(nil), cfg.HideHosts...),
 		quit:     make(chan struct{}),
 		pumpDone: make(chan struct{}),
 		started:  make(chan struct{}),
@@ -155,17 +187,21 @@ func (u *UI) build() {
 		u.app.SetScreen(u.cfg.Screen)
 	}
 
-	u.conns = tview.NewTable().SetFixed(1, 0).SetSelectable(true, false).SetContent(connTable{u: u})
+	ct := connTable{u: u}
+	u.conns = newFitTable(connSpecs, ct.text)
+	u.conns.SetFixed(1, 0).SetSelectable(true, false).SetContent(ct)
 	u.conns.SetBorder(true).SetTitleAlign(tview.AlignLeft)
 	u.conns.SetSelectionChangedFunc(func(row, _ int) { u.connSelected(row) })
-	u.guardSelection(u.conns)
+	u.guardSelection(u.conns.Table)
 
 	u.summary = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 
-	u.timeline = tview.NewTable().SetFixed(1, 0).SetSelectable(true, false).SetContent(timelineTable{u: u})
+	u.timeline = newFitTable(nil, nil)
+	u.setView(viewExchanges)
+	u.timeline.SetFixed(1, 0).SetSelectable(true, false)
 	u.timeline.SetBorder(true).SetTitleAlign(tview.AlignLeft)
 	u.timeline.SetSelectionChangedFunc(func(row, _ int) { u.rowSelected(row) })
-	u.guardSelection(u.timeline)
+	u.guardSelection(u.timeline.Table)
 
 	u.detail = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(true)
 	u.detail.SetBorder(true).SetTitle(" Detail ").SetTitleAlign(tview.AlignLeft)
@@ -177,13 +213,13 @@ func (u *UI) build() {
 	u.help = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 	u.help.SetBorder(true).SetTitle(" Keys (Esc or q closes) ")
 
-	lower := tview.NewFlex().
+	u.lower = tview.NewFlex().
 		AddItem(u.timeline, 0, 1, false).
 		AddItem(u.detail, 0, 1, false)
 	u.layout = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(u.conns, 0, 1, true).
 		AddItem(u.summary, 3, 0, false).
-		AddItem(lower, 0, 2, false).
+		AddItem(u.lower, 0, 2, false).
 		AddItem(u.prompt, 0, 0, false).
 		AddItem(u.status, 1, 0, false)
 	u.panes = []tview.Primitive{u.conns, u.timeline, u.detail}
@@ -194,17 +230,20 @@ func (u *UI) build() {
 		}).SetFocusFunc(func() { u.pane = i; u.paintFocus() })
 	}
 
+	u.helpCol = tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(nil, 0, 1, false).
+		AddItem(u.help, len(u.bindings())+len(helpLegend)+2, 0, true).
+		AddItem(nil, 0, 1, false)
 	helpBox := tview.NewFlex().
 		AddItem(nil, 0, 1, false).
-		AddItem(tview.NewFlex().SetDirection(tview.FlexRow).
-			AddItem(nil, 0, 1, false).
-			AddItem(u.help, len(u.bindings())+2, 0, true).
-			AddItem(nil, 0, 1, false), 84, 0, true).
+		AddItem(u.helpCol, 84, 0, true).
 		AddItem(nil, 0, 1, false)
 	u.pages = tview.NewPages().
 		AddPage("main", u.layout, true, true).
 		AddPage("help", helpBox, true, false)
-	u.app.SetRoot(u.pages, true).SetInputCapture(u.onKey)
+	u.help.SetWrap(true).SetScrollable(true)
+	u.root = &rootView{Pages: u.pages, u: u}
+	u.app.SetRoot(u.root, true).SetInputCapture(u.onKey)
 	u.app.SetAfterDrawFunc(func(tcell.Screen) { u.onceDraw.Do(func() { close(u.started) }) })
 	u.setPane(paneConns)
 }

@@ -14,8 +14,10 @@ import (
 )
 
 // At start the newest connection and its newest row are selected (follow).
+// The t key shows every event of the connection, one per row.
 func TestRowsAndFollow(t *testing.T) {
 	u := newTestUI(t, Config{}, fixture())
+	u.press(tcell.KeyRune, 't')
 	lines := u.screen()
 	for _, want := range []string{
 		"#1 127.0.0.1:50312 api.test",
@@ -54,6 +56,7 @@ func TestRowsAndFollow(t *testing.T) {
 func TestDetail(t *testing.T) {
 	u := newTestUI(t, Config{}, fixture())
 	u.press(tcell.KeyRune, 'f') // follow off: the selection stays where we put it
+	u.press(tcell.KeyRune, 't') // every event
 	tests := []struct {
 		conn int // row in the connections table
 		row  int // row in the timeline
@@ -82,6 +85,7 @@ func TestDetail(t *testing.T) {
 
 func TestNavigationKeys(t *testing.T) {
 	u := newTestUI(t, Config{}, fixture())
+	u.press(tcell.KeyRune, 't') // every event
 	if r, _ := u.conns.GetSelection(); r != 2 {
 		t.Fatalf("start: connection row %d selected, want 2 (the newest)", r)
 	}
@@ -133,18 +137,23 @@ func TestNavigationKeys(t *testing.T) {
 	}
 }
 
+// The filter keeps whole exchanges (a request's match shows its response
+// too) in the exchanges view, and matching events in the events view.
 func TestFilter(t *testing.T) {
 	for _, tc := range []struct {
-		filter  string
-		conns   []string // shown
-		hidden  []string // not shown
-		inTitle string
+		filter    string
+		conns     []string // shown
+		hidden    []string // not shown
+		exchanges string   // in the exchanges view's title
+		events    string   // in the events view's title
 	}{
-		{"logo", []string{"#1 127.0.0.1:50312"}, []string{"#2 127.0.0.1:50314"}, "Timeline #1 api.test (1 rows)"},
-		{"chat.test", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Timeline #2 chat.test (13 rows)"},
-		{`poll\?n=[13]`, []string{"#1 127.0.0.1:50312"}, []string{"#2"}, "Timeline #1 api.test (2 rows)"},
-		{"HELLO WORLD", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Timeline #2 chat.test (1 rows)"},
-		{"^server", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Timeline #2 chat.test (3 rows)"},
+		{"logo", []string{"#1 127.0.0.1:50312"}, []string{"#2 127.0.0.1:50314"}, "Exchanges #1 api.test (1 rows)", "Timeline #1 api.test (1 rows)"},
+		{"chat.test", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (8 rows)", "Timeline #2 chat.test (13 rows)"},
+		{`poll\?n=[13]`, []string{"#1 127.0.0.1:50312"}, []string{"#2"}, "Exchanges #1 api.test (2 rows)", "Timeline #1 api.test (2 rows)"},
+		{"HELLO WORLD", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (1 rows)", "Timeline #2 chat.test (1 rows)"},
+		{"^server", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (3 rows)", "Timeline #2 chat.test (3 rows)"},
+		// A response body's text keeps the whole exchange.
+		{"price", []string{"#1 127.0.0.1:50312"}, []string{"#2 127.0.0.1:50314"}, "Exchanges #1 api.test (1 rows)", "Timeline #1 api.test (1 rows)"},
 	} {
 		u := newTestUI(t, Config{}, fixture())
 		u.press(tcell.KeyRune, '/')
@@ -157,8 +166,11 @@ func TestFilter(t *testing.T) {
 		for _, w := range tc.hidden {
 			mustNotContain(t, s, w)
 		}
-		mustContain(t, s, tc.inTitle)
+		mustContain(t, s, tc.exchanges)
 		mustContain(t, s, "filter ")
+		u.press(tcell.KeyRune, 't')
+		mustContain(t, u.text(), tc.events)
+		u.press(tcell.KeyRune, 't')
 		// Esc in the connections pane clears the filter.
 		u.press(tcell.KeyEscape, 0)
 		s = u.text()
@@ -209,7 +221,11 @@ func helpKeys(t *testing.T, lines []string) []string {
 			t.Fatalf("help line without its border: %q", l)
 		}
 		x := len([]rune(l[:i])) + 1 // the first rune inside the border
-		keys = append(keys, strings.TrimSpace(string(r[x+1:x+16])))
+		k := strings.TrimSpace(string(r[x+1 : x+16]))
+		if k == "" {
+			return keys // the legend follows
+		}
+		keys = append(keys, k)
 	}
 	t.Fatal("the help page is not shown")
 	return nil
@@ -221,9 +237,9 @@ func TestHelpListsEveryKey(t *testing.T) {
 		cfg  Config
 		want []string
 	}{
-		{"live", Config{}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "/", "f", "p", "w", "c", "?", "q  Ctrl-C", "mouse"}},
-		{"with -w", Config{CaptureFile: "cap.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "/", "f", "p", "c", "?", "q  Ctrl-C", "mouse"}},
-		{"view", Config{ReadOnly: true, Source: "x.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "/", "f", "c", "?", "q  Ctrl-C", "mouse"}},
+		{"live", Config{}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "/", "h  H", "v", "s", "f", "p", "w", "c", "?", "q  Ctrl-C", "mouse"}},
+		{"with -w", Config{CaptureFile: "cap.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "/", "h  H", "v", "s", "f", "p", "c", "?", "q  Ctrl-C", "mouse"}},
+		{"view", Config{ReadOnly: true, Source: "x.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "/", "h  H", "v", "s", "f", "c", "?", "q  Ctrl-C", "mouse"}},
 	} {
 		u := newTestUI(t, tc.cfg, fixture())
 		u.press(tcell.KeyRune, '?')
@@ -294,7 +310,7 @@ func TestKeysDoWhatHelpSays(t *testing.T) {
 			return want(sel(u.timeline) == 1, "g: timeline row %d, want the first (1)", sel(u.timeline))
 		}},
 		{"↑ ↓  j k (g G)", []key{rn('f'), {tcell.KeyTab, 0}, rn('g')}, []key{rn('G')}, func(u *UI) string {
-			return want(sel(u.timeline) == len(u.tlView), "G: timeline row %d, want the last (%d)", sel(u.timeline), len(u.tlView))
+			return want(sel(u.timeline) == u.rowCount(), "G: timeline row %d, want the last (%d)", sel(u.timeline), u.rowCount())
 		}},
 		{"Tab  Shift-Tab", nil, []key{{tcell.KeyTab, 0}}, func(u *UI) string {
 			return want(u.pane == paneTimeline, "Tab: pane %d, want the timeline", u.pane)
@@ -413,7 +429,7 @@ func TestRunLive(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- u.Run(context.Background()) }()
 	feed(st, fixture())
-	waitScreen(t, u, scr, "Timeline #2 chat.test (13 rows)")
+	waitScreen(t, u, scr, "Exchanges #2 chat.test (8 rows)")
 	feed(st, []capture.Event{{Kind: capture.KindOpen, Conn: 9, Time: at(1500), Client: "127.0.0.1:60009", Mode: "regular"}})
 	waitScreen(t, u, scr, "#9 127.0.0.1:60009")
 	scr.InjectKey(tcell.KeyRune, 'q', tcell.ModNone)

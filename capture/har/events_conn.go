@@ -157,14 +157,14 @@ func (cb *connBuilder) response(e *InEntry, seq int, stream uint32, status float
 	wait, okW := t.Wait.known()
 	recv, okR := t.Receive.known()
 	if okS && okW && okR {
-		resp.Timed, resp.SendMS, resp.WaitMS, resp.ReceiveMS = true, send, wait, recv
+		resp.Timed, resp.Send, resp.Wait, resp.Receive = true, msDuration(send), msDuration(wait), msDuration(recv)
 	}
 	ssl, okSSL := t.SSL.known()
 	if okSSL {
-		resp.TLSMS = ssl
+		resp.TLSTime = msDuration(ssl)
 	}
 	if c, ok := t.Connect.known(); ok {
-		resp.ConnectMS = max(c-max(ssl, 0), 0) // HAR: ssl is part of connect
+		resp.Connect = msDuration(max(c-max(ssl, 0), 0)) // HAR: ssl is part of connect
 	}
 	cb.add(resp, end)
 }

@@ -272,12 +272,12 @@ func (x *exchange) timings(e *Entry) time.Time {
 	start := req.Time
 	switch {
 	case resp != nil && resp.Timed:
-		t.Send, t.Wait, t.Receive = ms(resp.SendMS), ms(resp.WaitMS), ms(resp.ReceiveMS)
-		if resp.TLSMS > 0 {
-			t.SSL = ms(resp.TLSMS)
+		t.Send, t.Wait, t.Receive = durationMS(resp.Send), durationMS(resp.Wait), durationMS(resp.Receive)
+		if resp.TLSTime > 0 {
+			t.SSL = durationMS(resp.TLSTime)
 		}
-		if resp.ConnectMS > 0 {
-			t.Connect = ms(resp.ConnectMS) + max(t.SSL, 0) // HAR: ssl is part of connect
+		if resp.Connect > 0 {
+			t.Connect = durationMS(resp.Connect) + max(t.SSL, 0) // HAR: ssl is part of connect
 		}
 		// HAR readers lay the phases out from startedDateTime in the
 		// order blocked, dns, connect, send, wait, receive: starting the
@@ -301,6 +301,11 @@ func (x *exchange) timings(e *Entry) time.Time {
 // ms keeps a duration in milliseconds to the microsecond, and never
 // negative (clocks: a response can be stamped before its request
 // completes when frametap answers itself).
+// durationMS is d in HAR's milliseconds (ms), negative (unknown) as 0.
+func durationMS(d time.Duration) float64 {
+	return ms(float64(d) / float64(time.Millisecond))
+}
+
 func ms(v float64) float64 {
 	if math.IsNaN(v) || v < 0 {
 		return 0

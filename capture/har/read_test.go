@@ -227,9 +227,9 @@ func TestReadBrowsersAndTools(t *testing.T) {
 		p := resps[0]
 		// ssl is part of connect in HAR.
 		// The entry's end: 42 ms, the sum of its timings but ssl.
-		if string(p.Body) != "<p>cart</p>\n" || p.BodyLen != 12 || p.Truncated || !p.Timed || p.ConnectMS != 4 || p.TLSMS != 6 || p.WaitMS != 20 ||
+		if string(p.Body) != "<p>cart</p>\n" || p.BodyLen != 12 || p.Truncated || !p.Timed || p.Connect != 4*time.Millisecond || p.TLSTime != 6*time.Millisecond || p.Wait != 20*time.Millisecond ||
 			!p.Time.Equal(time.Date(2026, 11, 20, 10, 0, 0, 142e6, time.UTC)) {
-			t.Errorf("response %s at %v: connect %v tls %v", eventString(p), p.Time, p.ConnectMS, p.TLSMS)
+			t.Errorf("response %s at %v: connect %v tls %v", eventString(p), p.Time, p.Connect, p.TLSTime)
 		}
 		if string(reqs[1].Body) != "{\"id\":7}\n" || resps[1].BodyLen != 11 || !resps[1].Truncated || len(resps[1].Body) != 0 {
 			t.Errorf("POST without the response body: %s / %s", eventString(reqs[1]), eventString(resps[1]))

@@ -105,13 +105,13 @@ func runCA(args []string, stdout, stderr io.Writer) error {
 	var o tlsOptions
 	fs := flag.NewFlagSet("frametap ca", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, caUsage); fs.PrintDefaults() }
 	fs.StringVar(&o.caDir, "ca-dir", defaultCADir(), "`DIR` of frametap's CA")
-	if err := fs.Parse(args); err != nil {
-		return err
+	rest, err := parseFlags(fs, args, stdout, func(w io.Writer) { fmt.Fprint(w, caUsage) })
+	if err != nil {
+		return flagErr(err)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("ca: unexpected argument %q", fs.Arg(0))
+	if len(rest) > 0 {
+		return fmt.Errorf("ca: unexpected argument %q", rest[0])
 	}
 	ca, err := certs.LoadOrCreate(o.caDir)
 	if err != nil {

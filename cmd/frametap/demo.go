@@ -26,11 +26,14 @@ import (
 func runDemo(args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs := newFlags("frametap demo", &o, stderr, "127.0.0.1:0")
-	if err := fs.Parse(args); err != nil {
-		return err
+	rest, err := parseFlags(fs, args, stdout, func(w io.Writer) {
+		fmt.Fprint(w, "Usage: frametap demo [flags]\n\nRuns the proxy with a demo HTTP server, a WebSocket server and a scripted\nclient talking to them through it.\n\nFlags:\n")
+	})
+	if err != nil {
+		return flagErr(err)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("demo: unexpected argument %q (see -h)", fs.Arg(0))
+	if len(rest) > 0 {
+		return fmt.Errorf("demo: unexpected argument %q (see --help)", rest[0])
 	}
 	if len(o.modes) > 1 || len(o.modes) == 1 && o.modes[0] != "regular" {
 		return errors.New("demo: the demo runs the proxy in regular mode only")

@@ -45,6 +45,8 @@ Usage:
                               write a WebSocket message into a live connection of a frametap
                               started with --control SOCKET
 
+  frametap --version          which build this is
+
 Point a client at it as an HTTP proxy (regular mode, the default):
   frametap --headless -w capture.jsonl
   curl -x http://127.0.0.1:8080 http://127.0.0.1:3000/
@@ -92,6 +94,9 @@ type options struct {
 	quiet  bool
 	pcap   string
 	keylog string
+	// Readable bodies (issue 13).
+	decodeBodies bool     // --decode-bodies
+	uiHide       []string // --ui-hide
 }
 
 func main() {
@@ -99,13 +104,19 @@ func main() {
 	// process (Go's default for standard output), so that frametap -w - |
 	// head ends cleanly, saying so (pipe.go).
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "frametap:", err)
-		}
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case err == nil, errors.Is(err, errHelped), errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errFlags):
+		os.Exit(2) // the flag package said what was wrong
+	default:
+		fmt.Fprintln(os.Stderr, "frametap:", err)
 		os.Exit(2)
 	}
 }
+
+// errFlags wraps a command line the flag package refused (it said why).
+var errFlags = errors.New("bad flags")
 
 // run dispatches the subcommands: demo, view, or the proxy itself.
 func run(args []string, stdout, stderr io.Writer) error {
@@ -131,11 +142,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs := newFlags("frametap", &o, stderr, "127.0.0.1:8080")
 	fs.StringVar(&o.read, "r", "", "show the saved capture `FILE` in the dashboard, as mitmproxy's -r (same as frametap view FILE)")
-	if err := fs.Parse(args); err != nil {
-		return err
+	rest, err := parseFlags(fs, args, stdout, func(w io.Writer) { fmt.Fprint(w, usage) })
+	if err != nil {
+		return flagErr(err)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	if len(rest) > 0 {
+		return fmt.Errorf("unexpected argument %q (see --help)", rest[0])
 	}
 	if o.read != "" {
 		var flt *filter.Filter
@@ -160,7 +172,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	fs.StringVar(&o.listen, "listen", listen, "address to listen on, host:port (loopback unless you say otherwise)")
 	fs.StringVar(&o.listenHost, "listen-host", "", "host to listen on, as mitmproxy's --listen-host (port from -p, default 8080)")
 	fs.IntVar(&o.port, "p", 0, "port to listen on, as mitmproxy's -p (host from --listen-host, default 127.0.0.1)")
@@ -181,7 +192,18 @@ func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.Fl
 	fs.StringVar(&o.control, "control", "", "listen on the unix socket `PATH` (owner-only) for frametap inject and scripts: see frametap inject -h")
 	fs.StringVar(&o.filter, "filter", "", "write only the events `EXPR` selects to the headless lines and -w (whole exchanges and messages, with the open and close of their connections; the capture starts with a meta event naming EXPR); see frametap help filters")
 	addOutputFlags(fs, o)
+	fs.BoolVar(&o.decodeBodies, "decode-bodies", false, "also record each encoded body (gzip, deflate, br, zstd) decoded, as decoded_body, up to --max-body; decoded_len is recorded always")
+	fs.Var((*stringsFlag)(&o.uiHide), "ui-hide", "hide the connections to `HOST` (or host:port) in the dashboard, as its h key does (repeatable)")
 	return fs
+}
+
+// flagErr passes errHelped on, and marks an error the flag package
+// reported itself.
+func flagErr(err error) error {
+	if errors.Is(err, errHelped) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errFlags, err)
 }
 
 // flagSet reports whether the flag name was given on the command line.
@@ -356,8 +378,9 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		Outputs:  outputs,
 		Logger:   logger,
 
-		ProxyAuth: proxyAuth, // socks5 listeners (issue 12)
-		Mark:      o.mark,
+		ProxyAuth:    proxyAuth, // socks5 listeners (issue 12)
+		Mark:         o.mark,
+		DecodeBodies: o.decodeBodies,
 
 		CA:            tlsc.ca,
 		UpstreamRoots: tlsc.roots,
@@ -424,7 +447,7 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 			// Every listener, until ui.Config has a field for them.
 			listen, modeName = strings.Join(status, " · "), ""
 		}
-		dash := ui.New(ui.Config{Listen: listen, Mode: modeName, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure}, store)
+		dash := ui.New(ui.Config{Listen: listen, Mode: modeName, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure, HideHosts: o.uiHide}, store)
 		uiErr := make(chan error, 1)
 		go func() { uiErr <- dash.Run(ctx) }()
 		select {

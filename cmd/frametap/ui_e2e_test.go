@@ -122,14 +122,14 @@ func TestE2EDashboardDemoInTmux(t *testing.T) {
 	// WebSocket's messages in the timeline, and the teaching summary.
 	screen := s.waitFor(20*time.Second, "the demo",
 		"Connections (", "websocket",
-		"WebSocket:", "pushed by the server", "TEXT", "101 Switching Protocols",
+		"WebSocket:", "pushed by the server", "TEXT", "/live", "upgrade",
 		"regular (demo)", "capture "+capPath)
 	t.Logf("dashboard during the demo:\n%s", screen)
 
 	// Filters pick one connection each: the polling one teaches keep-alive,
 	// a WebSocket one shows messages both ways.
 	for _, f := range []struct{ filter, want1, want2 string }{
-		{"api/poll", "requests on 1 TCP connection (keep-alive)", "→ GET http://127.0.0.1:"},
+		{"api/poll", "requests on 1 TCP connection (keep-alive)", "/api/poll"},
 		{"websocket", "→ TEXT", "← TEXT"},
 	} {
 		s.keys("/")
@@ -187,7 +187,7 @@ func TestE2EDashboardEmptyKeysInTmux(t *testing.T) {
 	s.keys(moves...)
 	s.keys("BTab")
 	get("/first")
-	s.waitFor(15*time.Second, "traffic after moving on an empty dashboard", "Connections (1)", "GET "+up.URL+"/first")
+	s.waitFor(15*time.Second, "traffic after moving on an empty dashboard", "Connections (1)", "/first")
 
 	// A filter that hides every row, then the timeline and moves.
 	s.keys("/")

@@ -18,6 +18,16 @@ import (
 	"github.com/frametap/frametap/ui"
 )
 
+// viewUsage is `frametap view --help`.
+const viewUsage = `Usage: frametap view [flags] FILE   (flags before or after FILE)
+
+Shows a capture log (JSON Lines, as -w writes it) or a HAR file (Chrome, Firefox,
+HTTP Toolkit, mitmproxy, frametap export) in the dashboard, read-only, or with
+--headless prints it as frametap --headless would have. FILE - reads standard input.
+
+Flags:
+`
+
 // runView is `frametap view FILE`: the dashboard over a saved capture.
 func runView(args []string, stdout, stderr io.Writer) error {
 	var (
@@ -27,34 +37,29 @@ func runView(args []string, stdout, stderr io.Writer) error {
 	)
 	fs := flag.NewFlagSet("frametap view", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: frametap view [--ui-events N | --headless] [--filter EXPR] FILE\n\nShows a capture log (JSON Lines, as -w writes it) or a HAR file (Chrome, Firefox,\nHTTP Toolkit, mitmproxy, frametap export) in the dashboard, read-only, or with\n--headless prints it as frametap --headless would have. FILE - reads standard input.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	fs.IntVar(&uiEvents, "ui-events", ui.DefaultMaxEvents, "events held in memory; a longer capture shows its last ones")
 	fs.BoolVar(&headless, "headless", false, "print one line per event to stdout instead of the dashboard")
 	fs.StringVar(&expr, "filter", "", "show only the events `EXPR` selects, judged with the whole capture, and the open and close of their connections (see frametap help filters)")
-	if err := fs.Parse(args); err != nil {
-		return err
+	files, err := parseFlags(fs, args, stdout, func(w io.Writer) { fmt.Fprint(w, viewUsage) })
+	if err != nil {
+		return flagErr(err)
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("view: want one capture or HAR FILE")
+	if len(files) != 1 {
+		return errors.New("view: want one capture or HAR FILE (see frametap view --help)")
 	}
 	var flt *filter.Filter
 	if expr != "" {
-		var err error
 		if flt, err = parseFilter("--filter", expr); err != nil {
 			return err
 		}
 	}
 	if headless {
-		return printCapture(fs.Arg(0), flt, stdout, stderr)
+		return printCapture(files[0], flt, stdout, stderr)
 	}
 	if err := needTerminal(); err != nil {
 		return err
 	}
-	return viewFile(fs.Arg(0), flt, uiEvents, stderr)
+	return viewFile(files[0], flt, uiEvents, stderr)
 }
 
 // loaded is what readEvents read.

@@ -5,6 +5,9 @@
 // 1.2, MQTT 3.1, 3.1.1 and 5 over WebSocket, and JSON-RPC 2.0, recognised
 // by its content whatever the subprotocol.
 //
+// It reads HTTP bodies by their media type too (body.go): JSON as a list
+// of paths, images by type and dimensions, form data, multipart parts.
+//
 // Views are display-only: they are not capture events, and they never
 // replace the message. A payload that does not parse as its subprotocol
 // gives a View with Err set, to be shown next to the raw payload.
