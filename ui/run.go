@@ -25,13 +25,13 @@ func (u *UI) Run(ctx context.Context) error {
 		// Stop the pump first: it may be waiting in QueueUpdateDraw, which
 		// only returns while the application runs.
 		<-u.pumpDone
-		for {
+		// Stop once the application has drawn, and only once: before its
+		// first draw Stop finds no screen and does nothing, and a second
+		// Stop races with Run clearing the screen without tview's lock.
+		select {
+		case <-u.started:
 			u.app.Stop()
-			select {
-			case <-runDone:
-				return
-			case <-time.After(50 * time.Millisecond): // Run may not have started yet
-			}
+		case <-runDone:
 		}
 	}()
 	err := u.app.Run()
