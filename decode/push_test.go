@@ -19,15 +19,19 @@ type pushRecorder struct {
 	lastResp Response
 }
 
-func (r *pushRecorder) Request(q *Request) { fmt.Fprintf(&r.b, "request %d %s %s\n", q.Seq, q.Method, q.Target) }
+func (r *pushRecorder) Request(q *Request) {
+	fmt.Fprintf(&r.b, "request %d %s %s\n", q.Seq, q.Method, q.Target)
+}
 func (r *pushRecorder) Response(p *Response) {
 	fmt.Fprintf(&r.b, "response %d %d streaming=%s body_len=%d body=%q events=%d comments=%d chunks=%d\n",
 		p.Seq, p.Status, p.Streaming, p.BodyLen, p.Body[:min(len(p.Body), 64)], p.Events, p.Comments, p.Chunks)
 }
-func (r *pushRecorder) Upgrade(*Upgrade)        {}
-func (r *pushRecorder) Frame(Side, *Frame)      {}
-func (r *pushRecorder) Message(Side, *Message)  {}
-func (r *pushRecorder) Error(s Side, err error) { fmt.Fprintf(&r.b, "error %s: %s\n", s, pushErrName(err)) }
+func (r *pushRecorder) Upgrade(*Upgrade)       {}
+func (r *pushRecorder) Frame(Side, *Frame)     {}
+func (r *pushRecorder) Message(Side, *Message) {}
+func (r *pushRecorder) Error(s Side, err error) {
+	fmt.Fprintf(&r.b, "error %s: %s\n", s, pushErrName(err))
+}
 
 func (r *pushRecorder) StreamHead(p *Response) {
 	fmt.Fprintf(&r.b, "head %d stream=%d %d %s body=%v\n", p.Seq, p.Stream, p.Status, p.Streaming, p.Body != nil)
