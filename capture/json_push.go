@@ -2,6 +2,7 @@ package capture
 
 import (
 	"encoding/json"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -107,4 +108,60 @@ func decodeData(kind Kind, raw json.RawMessage) ([]byte, error) {
 	var b []byte
 	err := json.Unmarshal(raw, &b)
 	return b, err
+}
+
+// appendPushText appends the headless line of an sse, chunk or stream_end
+// event after its kind: "#seq [stream] event=T id=I retry=R 42B "data"".
+func (e *Event) appendPushText(dst []byte) []byte {
+	dst = appendSeq(dst, e.Seq)
+	dst = appendStreamText(dst, e.Stream)
+	switch e.Kind {
+	case KindSSE:
+		dst = append(dst, " event="...)
+		dst = appendWord(dst, e.SSEType)
+		if e.HasSSEID {
+			dst = append(dst, " id="...)
+			dst = strconv.AppendQuote(dst, e.SSEID)
+		}
+		if e.HasRetry {
+			dst = append(dst, " retry="...)
+			dst = strconv.AppendInt(dst, e.Retry, 10)
+		}
+	case KindStreamEnd:
+		dst = append(dst, " body="...)
+		dst = strconv.AppendInt(dst, e.BodyLen, 10)
+		dst = append(dst, 'B')
+		if e.Chunks > 0 {
+			dst = append(dst, " chunks="...)
+			dst = strconv.AppendInt(dst, e.Chunks, 10)
+		} else {
+			dst = append(dst, " events="...)
+			dst = strconv.AppendInt(dst, e.Events, 10)
+		}
+		if e.Comments > 0 {
+			dst = append(dst, " comments="...)
+			dst = strconv.AppendInt(dst, e.Comments, 10)
+		}
+		if e.Reset != "" {
+			dst = append(dst, " reset="...)
+			dst = appendWord(dst, e.Reset)
+		}
+		return dst
+	}
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, e.Len, 10)
+	dst = append(dst, 'B')
+	switch text := keptText(e.Payload, e.Truncated); {
+	case len(e.Payload) == 0:
+	case utf8.Valid(text):
+		dst = append(dst, ' ')
+		dst = appendQuotedPreview(dst, text)
+	default:
+		dst = append(dst, " hex:"...)
+		dst = appendHexPreview(dst, e.Payload)
+	}
+	if e.Truncated {
+		dst = append(dst, " [truncated]"...)
+	}
+	return dst
 }
