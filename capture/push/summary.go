@@ -92,6 +92,7 @@ type Summary struct {
 	rows  map[rowKey]*acc
 	polls map[pollKey]*pollState
 	hosts map[string]int // poll keys per host
+	last  *acc           // the row the last exchange went to
 }
 
 // NewSummary returns an empty Summary.
@@ -209,6 +210,14 @@ func (s *Summary) Add(ev *capture.Event) {
 	}
 }
 
+// started moves the First of the row last touched back to t, the start of
+// its exchange.
+func (s *Summary) started(t time.Time) {
+	if a := s.last; a != nil && !t.IsZero() && t.Before(a.First) {
+		a.First = t
+	}
+}
+
 // row returns the accumulator of k, counting ev's connection and time.
 func (s *Summary) row(k rowKey, ev *capture.Event) *acc {
 	a := s.rows[k]
@@ -217,6 +226,7 @@ func (s *Summary) row(k rowKey, ev *capture.Event) *acc {
 		s.rows[k] = a
 	}
 	a.touch(ev)
+	s.last = a
 	return a
 }
 
@@ -264,6 +274,7 @@ func (s *Summary) response(c *connState, ev *capture.Event) {
 	}
 	host := c.host
 	mech := c.cls.Mechanism()
+	defer s.started(x.t) // the row's time starts at the request
 	news := ev.BodyLen > 0 && ev.Status != 204 && ev.Status != 304
 	switch {
 	case ev.Status == 101 || ev.Streaming && mech == SocketIO:
@@ -331,6 +342,7 @@ func (s *Summary) poll(host string, x exchange, ev *capture.Event, wire int64, n
 		}
 	}
 	p.touch(ev)
+	s.last = &p.acc
 	p.Exchanges++
 	p.Wire += wire
 	p.Polls++
