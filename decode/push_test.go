@@ -10,13 +10,10 @@ import (
 
 // pushRecorder is a Handler and a Push that writes what it gets as lines.
 type pushRecorder struct {
-	b        strings.Builder
-	max      int
-	stillAt  int // StillOpen answers yes from this ask on (1-based); 0: never
-	asks     int
-	sseErrs  int
-	maxData  int
-	lastResp Response
+	b       strings.Builder
+	stillAt int // StillOpen answers yes from this ask on (1-based); 0: never
+	asks    int
+	maxData int
 }
 
 func (r *pushRecorder) Request(q *Request) {
