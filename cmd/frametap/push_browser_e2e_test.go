@@ -124,6 +124,18 @@ func TestPushBrowserE2E(t *testing.T) {
 	if strings.Join(capSSE, "\n") != strings.Join(pageSSE, "\n") || len(pageSSE) != 4 {
 		t.Errorf("capture's sse events:\n%s\nthe page's:\n%s", strings.Join(capSSE, "\n"), strings.Join(pageSSE, "\n"))
 	}
+	upgraded := map[uint64]bool{}
+	for _, ev := range evs {
+		switch {
+		case ev.Kind == capture.KindUpgrade:
+			upgraded[ev.Conn] = true
+		case ev.Kind == capture.KindClose && upgraded[ev.Conn] && ev.Push != "websocket":
+			t.Errorf("the WebSocket's connection %d closed with push %q", ev.Conn, ev.Push)
+		}
+	}
+	if len(upgraded) != 1 {
+		t.Errorf("%d WebSocket connections", len(upgraded))
+	}
 	if len(got.WS) != 3 {
 		t.Errorf("page's WebSocket messages: %q", got.WS)
 	}
