@@ -325,3 +325,56 @@ func TestPushEarlyResponse(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// FuzzPushH2 streams a body on an HTTP/2 stream, cut into DATA frames
+// where the input says, as an event stream or NDJSON: whatever the frames
+// and however the bytes are fed, the output is the same, and what is kept
+// stays under the bound.
+func FuzzPushH2(f *testing.F) {
+	f.Add(false, []byte(sseBody), []byte{7, 30, 1})
+	f.Add(true, []byte("{\"a\":1}\n{\"b\"\r\n:2}"), []byte{3})
+	f.Fuzz(func(t *testing.T, lines bool, body, cuts []byte) {
+		typ := "text/event-stream"
+		if lines {
+			typ = "application/x-ndjson"
+		}
+		sc := newH2Script(t).start()
+		sc.headers(Client, 1, true, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "h")
+		sc.headers(Server, 1, false, ":status", "200", "content-type", typ)
+		rest := body
+		for i := 0; len(rest) > 0; i++ {
+			n := len(rest)
+			if i < len(cuts) && int(cuts[i]) < n {
+				n = max(1, int(cuts[i]))
+			}
+			sc.data(Server, 1, false, string(rest[:n]))
+			rest = rest[n:]
+		}
+		sc.data(Server, 1, true, "")
+		run := func(piece int) (string, *pushRecorder) {
+			r := &pushRecorder{}
+			c := newH2Conn(Config{MaxBody: 16}, r, h2Start{})
+			for _, sg := range sc.fx.segs {
+				for p := sg.b; len(p) > 0; {
+					k := len(p)
+					if piece > 0 {
+						k = min(k, piece)
+					}
+					c.feed(sg.side, p[:k])
+					p = p[k:]
+				}
+			}
+			return r.b.String(), r
+		}
+		whole, r := run(0)
+		if r.maxData > 3*16 {
+			t.Fatalf("kept %d bytes of a message, bound 16", r.maxData)
+		}
+		if !strings.Contains(whole, fmt.Sprintf("body_len=%d ", len(body))) {
+			t.Fatalf("body not counted whole (%d bytes):\n%s", len(body), whole)
+		}
+		if got, _ := run(1); pushSplitErrors(got) != pushSplitErrors(whole) {
+			t.Fatalf("byte by byte:\n%s\nwhole:\n%s", got, whole)
+		}
+	})
+}
