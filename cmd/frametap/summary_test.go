@@ -39,6 +39,16 @@ func TestViewSummary(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A capture with streaming responses exports to HAR like any other:
+	// the SSE exchange is an entry whose response has no body.
+	harPath := filepath.Join(t.TempDir(), "push.har")
+	var eout, eerr bytes.Buffer
+	if err := run([]string{"export", "--har", harPath, path}, &eout, &eerr); err != nil {
+		t.Fatalf("export: %v (%s)", err, eerr.String())
+	}
+	if b, err := os.ReadFile(harPath); err != nil || strings.Count(string(b), `"status": 200`)+strings.Count(string(b), `"status":200`) != 2 {
+		t.Errorf("HAR of the capture (%v):\n%.2000s", err, b)
+	}
 	for _, tc := range []struct {
 		args []string
 		want []string // the mechanism column, row by row
