@@ -24,6 +24,9 @@ const (
 	KindH2Frame Kind = "h2frame" // one HTTP/2 frame header, with the fields of its payload that say what it does
 	// Issue 14: filter and acting on connections.
 	KindMeta Kind = "meta" // how the capture was written (conn 0): the first event of a capture written with --filter
+
+	// Issue 10, Socket.IO (sio).
+	KindEIO Kind = "eio" // one Engine.IO packet of a polling body or a WebSocket message, with the Socket.IO packet it carries
 )
 
 // Event is one thing frametap saw on one client connection. It is flat: the
@@ -163,6 +166,34 @@ type Event struct {
 
 	// tls: how long the handshake took, written when above 0
 	Handshake time.Duration // "handshake_ms"
+
+	// eio (issue 10, Socket.IO): one Engine.IO packet; docs/capture-format.md
+	// "Engine.IO and Socket.IO". Written and read by json_eio.go. Seq is
+	// the exchange (a polling request, or the WebSocket's upgrade), Stream
+	// its HTTP/2 stream, From who sent the packet, Len its bytes on the
+	// wire, Payload its data when it is not written as Socket.IO fields
+	// ("text", or "data" in base64 when Binary).
+	EIO EIO
+}
+
+// EIO is what an eio event says beyond the fields it shares with others.
+type EIO struct {
+	Type       string // "type": "open", "close", "ping", "pong", "message", "upgrade", "noop", or "invalid"
+	Transport  string // "transport": "polling" or "websocket"
+	SID        string // "sid": the Engine.IO session; omitted when not known
+	Binary     bool   // "binary", written only when true: a binary message packet
+	Attachment int    // "attachment", when above 0: the n-th attachment (from 1) of the BINARY_EVENT or BINARY_ACK before it; its placeholder's num is n-1
+
+	// The Socket.IO packet a text message packet carries, when SIOType
+	// is set.
+	SIOType     string // "sio_type": "CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK", or "INVALID"
+	Nsp         string // "nsp": the namespace, "/" when the packet names none
+	HasAck      bool   // "ack_id" is written
+	AckID       int64  // "ack_id"
+	Event       string // "event": an EVENT's or BINARY_EVENT's name
+	Args        []byte // "args": the arguments as a JSON array (EVENT: after the name; ACK: all), placeholders as sent
+	SIOData     []byte // "sio_data": the JSON of a CONNECT or CONNECT_ERROR
+	Attachments int    // "attachments": how many binary messages a BINARY_EVENT or BINARY_ACK announced
 }
 
 // Setting is one HTTP/2 setting (RFC 9113 section 6.5.1), written as a

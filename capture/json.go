@@ -166,6 +166,8 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		dst = appendStringField(dst, "filter", e.Filter)
 	case KindH2Frame:
 		dst = e.appendH2Frame(dst)
+	case KindEIO: // issue 10, Socket.IO
+		dst = e.appendEIO(dst)
 	}
 	return dst
 }
@@ -260,6 +262,8 @@ func (e *Event) content() content {
 			}
 		}
 		return content{field: "data", p: e.Payload, b64: true}
+	case KindEIO: // issue 10, Socket.IO
+		return e.eioContent()
 	}
 	return content{}
 }

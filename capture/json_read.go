@@ -136,6 +136,11 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		e.H2, e.H2Streams, e.H2MaxOpen = true, *w.H2Streams, w.H2MaxOpen
 	}
 	w.wireHTTP.set(e)
+	if e.Kind == KindEIO { // issue 10, Socket.IO
+		if err := e.unmarshalEIO(b); err != nil {
+			return err
+		}
+	}
 	switch {
 	case w.Body != nil:
 		e.Body = nilIfEmpty([]byte(*w.Body))

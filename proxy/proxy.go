@@ -119,6 +119,12 @@ type Config struct {
 	// Decode.MaxBody bytes once its content codings are undone
 	// (decoded_body; --decode-bodies). If false, only decoded_len is.
 	DecodeBodies bool
+
+	// SocketIOPath, if set, is a path Socket.IO is decoded on besides
+	// DefaultSocketIOPath (--socketio-path; the path option of Socket.IO's
+	// server and client), e.g. "/ws/". If empty, only
+	// DefaultSocketIOPath is.
+	SocketIOPath string
 }
 
 // Credentials are a username and password (Config.ProxyAuth).
@@ -162,6 +168,8 @@ type Proxy struct {
 	dialContext   dialFunc
 	headerTimeout time.Duration // <= 0: none
 	idleTimeout   time.Duration // <= 0: none
+
+	eio *eioSessions // issue 10: Engine.IO sessions by sid, across connections (eio_session.go)
 }
 
 // New returns a Proxy; Serve starts it.
@@ -198,6 +206,7 @@ func New(cfg Config) *Proxy {
 		cancel:        cancel,
 		listeners:     make(map[net.Listener]struct{}),
 		conns:         make(map[*conn]struct{}),
+		eio:           newEIOSessions(maxEIOSessions),
 	}
 }
 

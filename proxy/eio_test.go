@@ -1,0 +1,279 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/frametap/frametap/capture"
+)
+
+// eioServer is a hand-written Engine.IO server: each polling GET of a
+// session is answered with the next body the test queued for it, byte for
+// byte; POSTs are answered "ok"; a WebSocket upgrade answers the probe and,
+// after the client's upgrade packet, sends the messages the test queued.
+type eioServer struct {
+	mu    sync.Mutex
+	polls map[string][]string // by sid ("" for the handshake): the bodies of the GETs to come
+	posts []string            // the POST bodies received
+	ws    []eioWSMsg          // what the server sends once the client upgraded
+	got   []eioWSMsg          // what the client sent over the WebSocket
+}
+
+type eioWSMsg struct {
+	bin  bool
+	data string
+}
+
+func startEIOServer(t *testing.T) (*eioServer, string) {
+	t.Helper()
+	s := &eioServer{polls: map[string][]string{}}
+	us := startHTTP(t, s.serve)
+	return s, us.addr
+}
+
+func (s *eioServer) serve(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("transport") == "websocket" {
+		s.serveWS(w, r)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.Method == "POST" {
+		b, _ := io.ReadAll(r.Body)
+		s.posts = append(s.posts, string(b))
+		io.WriteString(w, "ok")
+		return
+	}
+	sid := q.Get("sid")
+	body := "6" // a noop ends a poll nothing was queued for
+	if len(s.polls[sid]) > 0 {
+		body, s.polls[sid] = s.polls[sid][0], s.polls[sid][1:]
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	io.WriteString(w, body)
+}
+
+func (s *eioServer) serveWS(w http.ResponseWriter, r *http.Request) {
+	nc, _, _, err := ws.UpgradeHTTP(r, w)
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	for {
+		b, op, err := wsutil.ReadClientData(nc)
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.got = append(s.got, eioWSMsg{op == ws.OpBinary, string(b)})
+		out := s.ws
+		s.mu.Unlock()
+		switch string(b) {
+		case "2probe":
+			wsutil.WriteServerText(nc, []byte("3probe"))
+		case "5":
+			for _, m := range out {
+				op := ws.OpText
+				if m.bin {
+					op = ws.OpBinary
+				}
+				wsutil.WriteServerMessage(nc, op, []byte(m.data))
+			}
+		}
+	}
+}
+
+// eioClient drives the client's side of a session through frametap.
+type eioClient struct {
+	t    *testing.T
+	addr string
+	hc   *http.Client
+}
+
+func newEIOClient(t *testing.T, addr string) *eioClient {
+	tr := &http.Transport{MaxConnsPerHost: 1}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &eioClient{t: t, addr: addr, hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+}
+
+// poll sends a polling GET (body "") or POST and returns the response body.
+func (c *eioClient) poll(query, body string) string {
+	c.t.Helper()
+	u := "http://" + c.addr + "/socket.io/?" + query
+	var resp *http.Response
+	var err error
+	if body == "" {
+		resp, err = c.hc.Get(u)
+	} else {
+		resp, err = c.hc.Post(u, "text/plain;charset=UTF-8", strings.NewReader(body))
+	}
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// eioLine is an eio event in a few words, for comparing with a want list.
+func eioLine(ev capture.Event) string {
+	x := ev.EIO
+	s := fmt.Sprintf("%s %s %s", ev.From, x.Transport, x.Type)
+	if x.Binary {
+		s += fmt.Sprintf(" bin[%x]", ev.Payload)
+	} else if len(ev.Payload) > 0 {
+		s += " " + string(ev.Payload)
+	}
+	if x.Attachment > 0 {
+		s += fmt.Sprintf(" att=%d", x.Attachment)
+	}
+	if x.SIOType != "" {
+		s += " | " + x.SIOType + " " + x.Nsp
+		if x.HasAck {
+			s += fmt.Sprintf(" ack=%d", x.AckID)
+		}
+		if x.Event != "" {
+			s += " " + x.Event
+		}
+		if x.Attachments > 0 {
+			s += fmt.Sprintf(" %d-", x.Attachments)
+		}
+		if x.Args != nil {
+			s += " " + string(x.Args)
+		}
+		if x.SIOData != nil {
+			s += " " + string(x.SIOData)
+		}
+	}
+	return s
+}
+
+const eioOpen4 = `0{"sid":"S4","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`
+
+// TestEIOPollingThenWebSocket follows one Engine.IO v4 session through
+// frametap: the handshake, polls with several packets each (a binary
+// attachment in base64), a POST, then the upgrade probe and the WebSocket,
+// across two connections tied by the sid. A Socket.IO packet with broken
+// JSON on each transport is reported once, its bytes relayed unchanged,
+// and the rest of the session decoded.
+func TestEIOPollingThenWebSocket(t *testing.T) {
+	srv, up := startEIOServer(t)
+	const rs = "\x1e"
+	srv.polls[""] = []string{eioOpen4}
+	srv.polls["S4"] = []string{
+		`40{"sid":"N1"}` + rs + `42["news",{"n":1}]` + rs + `451-["file",{"_placeholder":true,"num":0}]` + rs + "bAQID",
+		`42["broken"` + rs + `42["after",2]` + rs + `42["still",3]`,
+		"6",
+	}
+	srv.ws = []eioWSMsg{{false, `430["ok"]`}, {false, `42["bad`}, {false, `452-/admin,["two",{"_placeholder":true,"num":1},{"_placeholder":true,"num":0}]`}, {true, "\x09\x09"}, {true, "\x08"}, {false, "42/admin,[\"x\"]"}}
+	tp := startTap(t, Config{Mode: Reverse, Upstream: up})
+	c := newEIOClient(t, tp.addr)
+
+	if got := c.poll("EIO=4&transport=polling&t=1", ""); got != eioOpen4 {
+		t.Fatalf("handshake body %q", got)
+	}
+	post := "40" + rs + `420["hello","world"]`
+	if got := c.poll("EIO=4&transport=polling&sid=S4", post); got != "ok" {
+		t.Fatalf("POST answered %q", got)
+	}
+	want := srv.polls["S4"][0]
+	if got := c.poll("EIO=4&transport=polling&sid=S4", ""); got != want {
+		t.Fatalf("poll body %q, want %q", got, want)
+	}
+	want = srv.polls["S4"][0]
+	if got := c.poll("EIO=4&transport=polling&sid=S4", ""); got != want {
+		t.Fatalf("poll body with broken JSON %q, want it unchanged %q", got, want)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nc, _, _, err := ws.Dial(ctx, "ws://"+tp.addr+"/socket.io/?EIO=4&transport=websocket&sid=S4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	wsutil.WriteClientText(nc, []byte("2probe"))
+	if b, err := wsutil.ReadServerText(nc); err != nil || string(b) != "3probe" {
+		t.Fatalf("probe answered %q, %v", b, err)
+	}
+	c.poll("EIO=4&transport=polling&sid=S4", "") // the poll the upgrade ends
+	wsutil.WriteClientText(nc, []byte("5"))
+	for i, m := range srv.ws {
+		b, _, err := wsutil.ReadServerData(nc)
+		if err != nil || string(b) != m.data {
+			t.Fatalf("WebSocket message %d: %q, %v; want %q", i, b, err, m.data)
+		}
+	}
+	wsutil.WriteClientText(nc, []byte(`42/admin,1["ask"]`))
+	wsutil.WriteClientText(nc, []byte(`41`))
+	wsutil.WriteClientText(nc, []byte(`1`))
+	ws.WriteFrame(nc, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))
+	io.Copy(io.Discard, nc)
+	nc.Close()
+	c.hc.CloseIdleConnections()
+	tp.waitClosed()
+	evs := tp.stop()
+
+	var got []string
+	for _, ev := range kinds(evs, 0, capture.KindEIO) {
+		if ev.EIO.SID != "S4" {
+			t.Errorf("eio event %s: sid %q, want S4", eioLine(ev), ev.EIO.SID)
+		}
+		got = append(got, eioLine(ev))
+	}
+	wantEIO := []string{
+		`server polling open {"sid":"S4","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`,
+		`client polling message | CONNECT /`,
+		`client polling message | EVENT / ack=0 hello ["world"]`,
+		`server polling message | CONNECT / {"sid":"N1"}`,
+		`server polling message | EVENT / news [{"n":1}]`,
+		`server polling message | BINARY_EVENT / file 1- [{"_placeholder":true,"num":0}]`,
+		`server polling message bin[010203] att=1`,
+		`server polling message 2["broken" | EVENT /`,
+		`server polling message | EVENT / after [2]`,
+		`server polling message | EVENT / still [3]`,
+		`client websocket ping probe`,
+		`server websocket pong probe`,
+		`server polling noop`,
+		`client websocket upgrade`,
+		`server websocket message | ACK / ack=0 ["ok"]`,
+		`server websocket message 2["bad | EVENT /`,
+		`server websocket message | BINARY_EVENT /admin two 2- [{"_placeholder":true,"num":1},{"_placeholder":true,"num":0}]`,
+		`server websocket message bin[0909] att=1`,
+		`server websocket message bin[08] att=2`,
+		`server websocket message | EVENT /admin x []`,
+		`client websocket message | EVENT /admin ack=1 ask []`,
+		`client websocket message | DISCONNECT /`,
+		`client websocket close`,
+	}
+	if !slices.Equal(got, wantEIO) {
+		t.Errorf("eio events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantEIO, "\n"))
+	}
+	var errs []string
+	for _, ev := range kinds(evs, 0, capture.KindError) {
+		errs = append(errs, ev.From+": "+ev.Msg)
+	}
+	if len(errs) != 2 || !strings.Contains(errs[0], "broken JSON") || !strings.Contains(errs[1], "broken JSON") {
+		t.Errorf("errors %q, want one for the broken poll and one for the WebSocket", errs)
+	}
+	if len(srv.posts) != 1 || srv.posts[0] != post {
+		t.Errorf("server got POSTs %q, want %q unchanged", srv.posts, post)
+	}
+	if n := tp.p.eio.len(); n != 0 {
+		t.Errorf("%d sessions left in the table after the close packet", n)
+	}
+}
