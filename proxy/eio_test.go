@@ -10,11 +10,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/decode"
 )
 
 // eioServer is a hand-written Engine.IO server: each polling GET of a
@@ -275,5 +277,102 @@ func TestEIOPollingThenWebSocket(t *testing.T) {
 	}
 	if n := tp.p.eio.len(); n != 0 {
 		t.Errorf("%d sessions left in the table after the close packet", n)
+	}
+}
+
+// TestEIOv3Polling follows an Engine.IO v3 session (length-prefixed
+// payloads, the length in characters; binary as `b4` and base64) and one
+// poll whose length prefix is wrong: one error for that exchange, its bytes
+// relayed unchanged, the packets before it decoded and the next poll
+// decoded again.
+func TestEIOv3Polling(t *testing.T) {
+	srv, up := startEIOServer(t)
+	open := `0{"sid":"S3","upgrades":[],"pingInterval":25000,"pingTimeout":60000}`
+	srv.polls[""] = []string{fmt.Sprintf("%d:%s2:40", len(open), open)}
+	srv.polls["S3"] = []string{
+		eioV3(`42["né",{"a":1}]`, `451-["f",{"_placeholder":true,"num":0}]`, `b4AQID`),
+		eioV3(`42["x"]`) + `99:42["cut"]`,
+		eioV3(`2ok`),
+	}
+	tp := startTap(t, Config{Mode: Reverse, Upstream: up})
+	c := newEIOClient(t, tp.addr)
+	hs := srv.polls[""][0]
+	if got := c.poll("EIO=3&transport=polling", ""); got != hs {
+		t.Fatalf("handshake %q", got)
+	}
+	for range 3 {
+		want := srv.polls["S3"][0]
+		if got := c.poll("EIO=3&transport=polling&sid=S3", ""); got != want {
+			t.Fatalf("poll %q, want it unchanged: %q", got, want)
+		}
+	}
+	c.poll("EIO=3&transport=polling&sid=S3", eioV3(`42["up",1]`, "1"))
+	c.hc.CloseIdleConnections()
+	tp.waitClosed()
+	evs := tp.stop()
+	var got []string
+	for _, ev := range kinds(evs, 0, capture.KindEIO) {
+		if ev.EIO.SID != "S3" {
+			t.Errorf("eio event %s: sid %q, want S3", eioLine(ev), ev.EIO.SID)
+		}
+		got = append(got, eioLine(ev))
+	}
+	want := []string{
+		`server polling open ` + open[1:],
+		`server polling message | CONNECT /`,
+		`server polling message | EVENT / né [{"a":1}]`,
+		`server polling message | BINARY_EVENT / f 1- [{"_placeholder":true,"num":0}]`,
+		`server polling message bin[010203] att=1`,
+		`server polling message | EVENT / x []`,
+		`server polling invalid 99:42["cut"]`,
+		`server polling ping ok`,
+		`client polling message | EVENT / up [1]`,
+		`client polling close`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("eio events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	errs := kinds(evs, 0, capture.KindError)
+	if len(errs) != 1 || !strings.Contains(errs[0].Msg, "length prefix 99") || errs[0].From != "server" {
+		t.Errorf("errors %v, want one about the length prefix 99, from the server", errs)
+	}
+}
+
+// eioV3 is a v3 text payload: each packet after its length in characters.
+func eioV3(pks ...string) string {
+	var b strings.Builder
+	for _, p := range pks {
+		fmt.Fprintf(&b, "%d:%s", utf8.RuneCountInString(p), p)
+	}
+	return b.String()
+}
+
+// TestEIOBodyCut: a polling body longer than --max-body is relayed whole;
+// the packets in its first bytes are decoded, and one error says where
+// decoding stopped.
+func TestEIOBodyCut(t *testing.T) {
+	srv, up := startEIOServer(t)
+	big := `42["big","` + strings.Repeat("x", 300) + `"]`
+	body := `42["a"]` + "\x1e" + `42["b"]` + "\x1e" + big + "\x1e" + `42["z"]`
+	srv.polls["S"] = []string{body}
+	tp := startTap(t, Config{Mode: Reverse, Upstream: up, Decode: decode.Config{MaxBody: 100}})
+	c := newEIOClient(t, tp.addr)
+	if got := c.poll("EIO=4&transport=polling&sid=S", ""); got != body {
+		t.Fatalf("body not relayed whole: %d bytes of %d", len(got), len(body))
+	}
+	c.hc.CloseIdleConnections()
+	tp.waitClosed()
+	evs := tp.stop()
+	var got []string
+	for _, ev := range kinds(evs, 0, capture.KindEIO) {
+		got = append(got, eioLine(ev))
+	}
+	want := []string{`server polling message | EVENT / a []`, `server polling message | EVENT / b []`}
+	if !slices.Equal(got, want) {
+		t.Errorf("eio events %q, want %q", got, want)
+	}
+	errs := kinds(evs, 0, capture.KindError)
+	if len(errs) != 1 || !strings.Contains(errs[0].Msg, "from byte 15") {
+		t.Errorf("errors %v, want one saying decoding stopped at byte 15", errs)
 	}
 }
