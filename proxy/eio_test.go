@@ -100,19 +100,20 @@ func (s *eioServer) serveWS(w http.ResponseWriter, r *http.Request) {
 type eioClient struct {
 	t    *testing.T
 	addr string
+	path string // "/socket.io/" unless a test says otherwise
 	hc   *http.Client
 }
 
 func newEIOClient(t *testing.T, addr string) *eioClient {
 	tr := &http.Transport{MaxConnsPerHost: 1}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &eioClient{t: t, addr: addr, hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	return &eioClient{t: t, addr: addr, path: "/socket.io/", hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
 }
 
 // poll sends a polling GET (body "") or POST and returns the response body.
 func (c *eioClient) poll(query, body string) string {
 	c.t.Helper()
-	u := "http://" + c.addr + "/socket.io/?" + query
+	u := "http://" + c.addr + c.path + "?" + query
 	var resp *http.Response
 	var err error
 	if body == "" {
@@ -374,5 +375,56 @@ func TestEIOBodyCut(t *testing.T) {
 	errs := kinds(evs, 0, capture.KindError)
 	if len(errs) != 1 || !strings.Contains(errs[0].Msg, "from byte 15") {
 		t.Errorf("errors %v, want one saying decoding stopped at byte 15", errs)
+	}
+}
+
+// TestEIOSocketIOPath: Config.SocketIOPath (--socketio-path) adds a path
+// Socket.IO is decoded on; other paths are not decoded.
+func TestEIOSocketIOPath(t *testing.T) {
+	srv, up := startEIOServer(t)
+	srv.polls["A"] = []string{`42["on /rt/"]`}
+	srv.polls["B"] = []string{`42["elsewhere"]`}
+	tp := startTap(t, Config{Mode: Reverse, Upstream: up, SocketIOPath: "/rt"})
+	c := newEIOClient(t, tp.addr)
+	c.path = "/rt/"
+	c.poll("EIO=4&transport=polling&sid=A", "")
+	c.path = "/other/"
+	c.poll("EIO=4&transport=polling&sid=B", "")
+	c.hc.CloseIdleConnections()
+	tp.waitClosed()
+	var got []string
+	for _, ev := range kinds(tp.stop(), 0, capture.KindEIO) {
+		got = append(got, ev.EIO.SID+" "+eioLine(ev))
+	}
+	if want := []string{`A server polling message | EVENT / on /rt/ []`}; !slices.Equal(got, want) {
+		t.Errorf("eio events %q, want %q", got, want)
+	}
+}
+
+// TestEIOSessionTable: the table holds at most its bound, evicting the
+// session used least recently.
+func TestEIOSessionTable(t *testing.T) {
+	tb := newEIOSessions(3)
+	a := tb.get("a")
+	tb.get("b")
+	tb.get("c")
+	if tb.get("a") != a {
+		t.Fatal("a session looked up again is not the same")
+	}
+	tb.get("d") // evicts b, the least recently used
+	if n := tb.len(); n != 3 {
+		t.Errorf("%d sessions, want the bound 3", n)
+	}
+	for _, sid := range []string{"a", "c", "d"} {
+		if _, ok := tb.m[sid]; !ok {
+			t.Errorf("session %s evicted", sid)
+		}
+	}
+	if _, ok := tb.m["b"]; ok {
+		t.Error("session b, the least recently used, still held")
+	}
+	tb.end("a")
+	if _, ok := tb.m["a"]; ok || tb.len() != 2 {
+		t.Errorf("an ended session is still held (%d sessions)", tb.len())
 	}
 }

@@ -89,6 +89,8 @@ type options struct {
 	// Readable bodies (issue 13).
 	decodeBodies bool     // --decode-bodies
 	uiHide       []string // --ui-hide
+	// Issue 10, Socket.IO.
+	socketIOPath string // --socketio-path
 }
 
 func main() {
@@ -185,6 +187,7 @@ func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.Fl
 	fs.StringVar(&o.filter, "filter", "", "write only the events `EXPR` selects to the headless lines and -w (whole exchanges and messages, with the open and close of their connections; the capture starts with a meta event naming EXPR); see frametap help filters")
 	addOutputFlags(fs, o)
 	fs.BoolVar(&o.decodeBodies, "decode-bodies", false, "also record each encoded body (gzip, deflate, br, zstd) decoded, as decoded_body, up to --max-body; decoded_len is recorded always")
+	fs.StringVar(&o.socketIOPath, "socketio-path", "", "also decode Socket.IO (Engine.IO) on `PATH`, the path option of its server and client, e.g. /ws/ (/socket.io/ is always decoded)")
 	fs.Var((*stringsFlag)(&o.uiHide), "ui-hide", "hide the connections to `HOST` (or host:port) in the dashboard, as its h key does (repeatable)")
 	return fs
 }
