@@ -84,6 +84,27 @@ func (e *Event) eioContent() content {
 	return content{field: "data", p: e.Payload, b64: true}
 }
 
+// strLen counts the bytes of x's strings and JSON, for encodedBound.
+func (x *EIO) strLen() int {
+	return len(x.Type) + len(x.Transport) + len(x.SID) + len(x.SIOType) + len(x.Nsp) + len(x.Event) +
+		len(x.Args) + len(x.SIOData)
+}
+
+// Clone returns x with Args and SIOData copied, for an output that keeps
+// an event beyond the call that handed it over.
+func (x EIO) Clone() EIO {
+	x.Args = cloneBytes(x.Args)
+	x.SIOData = cloneBytes(x.SIOData)
+	return x
+}
+
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
 // wireEIO is what an eio event has beyond the fields every kind shares.
 // UnmarshalJSON reads it in a pass of its own, for eio events only, so
 // that its names ("type", "event") never collide with another kind's.
@@ -108,6 +129,7 @@ func (e *Event) unmarshalEIO(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
+	e.FrameType = "" // the h2frame's "type" field, read as such by the first pass
 	e.EIO = EIO{Type: w.Type, Transport: w.Transport, SID: w.SID, Binary: w.Binary, Attachment: w.Attachment,
 		SIOType: w.SIOType, Nsp: w.Nsp, Event: w.Event, Attachments: w.Attachments,
 		Args: nilIfEmpty([]byte(w.Args)), SIOData: nilIfEmpty([]byte(w.SIOData))}

@@ -251,6 +251,8 @@ func (e *Event) AppendText(dst []byte) []byte {
 	case KindMeta:
 		dst = append(dst, " filter="...)
 		dst = strconv.AppendQuote(dst, e.Filter)
+	case KindEIO: // issue 10, Socket.IO
+		dst = e.appendEIOText(dst)
 	}
 	return append(dst, '\n')
 }

@@ -214,6 +214,8 @@ func (s *outStream) hold(ev *capture.Event, fc facts, wait uint8) {
 	h.ev.Body = s.copyBytes(ev.Body)
 	h.ev.Payload = s.copyBytes(ev.Payload)
 	h.size += len(ev.Body) + len(ev.Payload)
+	h.ev.EIO.Args, h.ev.EIO.SIOData = s.copyBytes(ev.EIO.Args), s.copyBytes(ev.EIO.SIOData) // issue 10, Socket.IO
+	h.size += len(ev.EIO.Args) + len(ev.EIO.SIOData)
 	s.q = append(s.q, h)
 	s.bytes += h.size
 }
