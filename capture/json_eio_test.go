@@ -137,3 +137,32 @@ func TestEIOText(t *testing.T) {
 		t.Errorf("text line %q, want it to end in %q", got, want)
 	}
 }
+
+// FuzzEIOJSON: whatever JSON the decoder passed as arguments (json.Valid,
+// which takes invalid UTF-8 in strings and any whitespace), and whatever
+// data, an eio event is one line of valid JSON that reads back.
+func FuzzEIOJSON(f *testing.F) {
+	f.Add([]byte(`["a",{"b":1}]`), []byte("probe"), false)
+	f.Add([]byte("[\n\"\xff\"\r\n]"), []byte{0xff, 0}, true)
+	f.Fuzz(func(t *testing.T, args, data []byte, binary bool) {
+		e := &Event{Kind: KindEIO, Conn: 1, Time: t0, From: "server", Payload: data,
+			EIO: EIO{Type: "message", Transport: "polling", Binary: binary, SIOType: "EVENT", Nsp: "/", Event: string(data)}}
+		if json.Valid(args) {
+			e.EIO.Args = args
+		}
+		line := e.AppendJSON(nil)
+		if !json.Valid(line) || bytes.IndexByte(line, '\n') != len(line)-1 || !utf8.Valid(line) {
+			t.Fatalf("not one line of valid JSON: %q", line)
+		}
+		var back Event
+		if err := json.Unmarshal(line, &back); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if e.EIO.Args != nil && !json.Valid(back.EIO.Args) {
+			t.Fatalf("args %q read back as %q", args, back.EIO.Args)
+		}
+		if text := e.AppendText(nil); bytes.IndexByte(text, '\n') != len(text)-1 || !utf8.Valid(text) {
+			t.Fatalf("text not one line: %q", text)
+		}
+	})
+}
