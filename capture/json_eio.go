@@ -11,7 +11,10 @@ import (
 
 // appendEIO appends the fields of an eio event, up to its content.
 func (e *Event) appendEIO(dst []byte) []byte {
-	x := &e.EIO
+	x := e.EIO
+	if x == nil {
+		x = &EIO{}
+	}
 	dst = appendIntField(dst, "seq", int64(e.Seq))
 	dst = appendStream(dst, e.Stream)
 	dst = appendStringField(dst, "from", e.From)
@@ -78,24 +81,32 @@ func (e *Event) eioContent() content {
 	if len(e.Payload) == 0 {
 		return content{}
 	}
-	if !e.EIO.Binary && utf8.Valid(e.Payload) {
+	if (e.EIO == nil || !e.EIO.Binary) && utf8.Valid(e.Payload) {
 		return content{field: "text", p: e.Payload}
 	}
 	return content{field: "data", p: e.Payload, b64: true}
 }
 
-// strLen counts the bytes of x's strings and JSON, for encodedBound.
+// strLen counts the bytes of x's strings and JSON, for encodedBound; 0
+// when x is nil.
 func (x *EIO) strLen() int {
+	if x == nil {
+		return 0
+	}
 	return len(x.Type) + len(x.Transport) + len(x.SID) + len(x.SIOType) + len(x.Nsp) + len(x.Event) +
 		len(x.Args) + len(x.SIOData)
 }
 
-// Clone returns x with Args and SIOData copied, for an output that keeps
-// an event beyond the call that handed it over.
-func (x EIO) Clone() EIO {
-	x.Args = cloneBytes(x.Args)
-	x.SIOData = cloneBytes(x.SIOData)
-	return x
+// Clone returns a copy of x that shares no memory with it, for an output
+// that keeps an event beyond the call that handed it over; nil when x is.
+func (x *EIO) Clone() *EIO {
+	if x == nil {
+		return nil
+	}
+	c := *x
+	c.Args = cloneBytes(x.Args)
+	c.SIOData = cloneBytes(x.SIOData)
+	return &c
 }
 
 func cloneBytes(b []byte) []byte {
@@ -130,7 +141,7 @@ func (e *Event) unmarshalEIO(b []byte) error {
 		return err
 	}
 	e.FrameType = "" // the h2frame's "type" field, read as such by the first pass
-	e.EIO = EIO{Type: w.Type, Transport: w.Transport, SID: w.SID, Binary: w.Binary, Attachment: w.Attachment,
+	e.EIO = &EIO{Type: w.Type, Transport: w.Transport, SID: w.SID, Binary: w.Binary, Attachment: w.Attachment,
 		SIOType: w.SIOType, Nsp: w.Nsp, Event: w.Event, Attachments: w.Attachments,
 		Args: nilIfEmpty([]byte(w.Args)), SIOData: nilIfEmpty([]byte(w.SIOData))}
 	if w.AckID != nil {

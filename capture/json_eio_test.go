@@ -16,7 +16,8 @@ func randEIO(r *rand.Rand) *Event {
 	e := randEvent(r, KindError)
 	e.Kind, e.Msg = KindEIO, ""
 	e.Seq, e.Stream, e.From, e.Len = r.IntN(9), randStream(r), pick(r, "client", "server"), r.Int64N(1<<20)
-	x := &e.EIO
+	e.EIO = &EIO{}
+	x := e.EIO
 	x.Type, x.Transport, x.SID = pick(r, "open", "ping", "message", "invalid"), pick(r, "polling", "websocket"), pick(r, "", randString(r))
 	switch r.IntN(3) {
 	case 0: // no Socket.IO packet: the data as text or binary
@@ -49,7 +50,7 @@ func randEIO(r *rand.Rand) *Event {
 
 // eioKeys are the keys an eio event's line must have, in order.
 func eioKeys(e *Event) []string {
-	x := &e.EIO
+	x := e.EIO
 	k := []string{"kind", "conn", "t", "seq"}
 	addIf := func(cond bool, name string) {
 		if cond {
@@ -112,7 +113,7 @@ func TestEIOArgsAsSent(t *testing.T) {
 		{"[\n  \"a\",\r\n  1\n]", `["a",1]`},
 		{"[\"\xff\"]", "[\"\uFFFD\"]"},
 	} {
-		e := &Event{Kind: KindEIO, Conn: 1, Time: t0, From: "client", EIO: EIO{Type: "message", Transport: "polling", SIOType: "EVENT", Nsp: "/", Event: "e", Args: []byte(tc.args)}}
+		e := &Event{Kind: KindEIO, Conn: 1, Time: t0, From: "client", EIO: &EIO{Type: "message", Transport: "polling", SIOType: "EVENT", Nsp: "/", Event: "e", Args: []byte(tc.args)}}
 		line := e.AppendJSON(nil)
 		var v struct{ Args json.RawMessage }
 		if err := json.Unmarshal(line, &v); err != nil || string(v.Args) != tc.want {
@@ -125,13 +126,13 @@ func TestEIOArgsAsSent(t *testing.T) {
 // kinds call those names.
 func TestEIOText(t *testing.T) {
 	e := &Event{Kind: KindEIO, Conn: 3, Time: t0, Seq: 4, From: "server", Len: 20,
-		EIO: EIO{Type: "message", Transport: "polling", SID: "Xq2", SIOType: "EVENT", Nsp: "/", HasAck: true, AckID: 4, Event: "news", Args: []byte("[{\"n\":1},\n\"x\"]")}}
+		EIO: &EIO{Type: "message", Transport: "polling", SID: "Xq2", SIOType: "EVENT", Nsp: "/", HasAck: true, AckID: 4, Event: "news", Args: []byte("[{\"n\":1},\n\"x\"]")}}
 	got := string(e.AppendText(nil))
 	if want := ` ←server #4 polling message sid=Xq2 EVENT / ack=4 "news" [{"n":1},\n"x"]` + "\n"; !strings.HasSuffix(got, want) {
 		t.Errorf("text line %q, want it to end in %q", got, want)
 	}
 	e = &Event{Kind: KindEIO, Conn: 3, Time: t0, Seq: 2, From: "client", Len: 2, Payload: []byte{1, 2},
-		EIO: EIO{Type: "message", Transport: "websocket", SID: "Xq2", Binary: true, Attachment: 1}}
+		EIO: &EIO{Type: "message", Transport: "websocket", SID: "Xq2", Binary: true, Attachment: 1}}
 	got = string(e.AppendText(nil))
 	if want := " client→ #2 websocket message binary sid=Xq2 attachment=1 hex:0102\n"; !strings.HasSuffix(got, want) {
 		t.Errorf("text line %q, want it to end in %q", got, want)
@@ -146,7 +147,7 @@ func FuzzEIOJSON(f *testing.F) {
 	f.Add([]byte("[\n\"\xff\"\r\n]"), []byte{0xff, 0}, true)
 	f.Fuzz(func(t *testing.T, args, data []byte, binary bool) {
 		e := &Event{Kind: KindEIO, Conn: 1, Time: t0, From: "server", Payload: data,
-			EIO: EIO{Type: "message", Transport: "polling", Binary: binary, SIOType: "EVENT", Nsp: "/", Event: string(data)}}
+			EIO: &EIO{Type: "message", Transport: "polling", Binary: binary, SIOType: "EVENT", Nsp: "/", Event: string(data)}}
 		if json.Valid(args) {
 			e.EIO.Args = args
 		}

@@ -14,7 +14,10 @@ import (
 //
 // Arguments and data are cut like message payloads.
 func (e *Event) appendEIOText(dst []byte) []byte {
-	x := &e.EIO
+	x := e.EIO
+	if x == nil {
+		x = &EIO{}
+	}
 	dst = appendFrom(dst, e.From)
 	dst = appendSeq(dst, e.Seq)
 	dst = appendStreamText(dst, e.Stream)

@@ -15,8 +15,8 @@ func TestEIOAtoms(t *testing.T) {
 		{Kind: capture.KindOpen, Conn: 1, Client: "127.0.0.1:5000", Mode: "reverse"},
 		{Kind: capture.KindRequest, Conn: 1, Seq: 1, Method: "GET", Target: "/socket.io/?EIO=4&transport=polling&sid=S", Host: "rt.test", Proto: "HTTP/1.1"},
 		{Kind: capture.KindResponse, Conn: 1, Seq: 1, Status: 200, Proto: "HTTP/1.1", Body: []byte(`42["chat",{"text":"hi"}]` + "\x1e3")},
-		{Kind: kindEIO, Conn: 1, Seq: 1, From: "server", EIO: capture.EIO{Type: "message", Transport: "polling", SID: "S", SIOType: "EVENT", Nsp: "/", Event: "chat", Args: []byte(`[{"text":"hi"}]`)}},
-		{Kind: kindEIO, Conn: 1, Seq: 1, From: "server", EIO: capture.EIO{Type: "pong", Transport: "polling", SID: "S"}},
+		{Kind: kindEIO, Conn: 1, Seq: 1, From: "server", EIO: &capture.EIO{Type: "message", Transport: "polling", SID: "S", SIOType: "EVENT", Nsp: "/", Event: "chat", Args: []byte(`[{"text":"hi"}]`)}},
+		{Kind: kindEIO, Conn: 1, Seq: 1, From: "server", EIO: &capture.EIO{Type: "pong", Transport: "polling", SID: "S"}},
 		{Kind: capture.KindClose, Conn: 1},
 	}
 	for _, tc := range []struct {

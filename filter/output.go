@@ -214,8 +214,12 @@ func (s *outStream) hold(ev *capture.Event, fc facts, wait uint8) {
 	h.ev.Body = s.copyBytes(ev.Body)
 	h.ev.Payload = s.copyBytes(ev.Payload)
 	h.size += len(ev.Body) + len(ev.Payload)
-	h.ev.EIO.Args, h.ev.EIO.SIOData = s.copyBytes(ev.EIO.Args), s.copyBytes(ev.EIO.SIOData) // issue 10, Socket.IO
-	h.size += len(ev.EIO.Args) + len(ev.EIO.SIOData)
+	if x := ev.EIO; x != nil { // issue 10, Socket.IO
+		h.ev.EIO = &capture.EIO{}
+		*h.ev.EIO = *x
+		h.ev.EIO.Args, h.ev.EIO.SIOData = s.copyBytes(x.Args), s.copyBytes(x.SIOData)
+		h.size += len(x.Args) + len(x.SIOData)
+	}
 	s.q = append(s.q, h)
 	s.bytes += h.size
 }

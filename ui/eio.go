@@ -14,10 +14,18 @@ import (
 // the detail pane: one row per Engine.IO packet, the Socket.IO packet it
 // carries in words.
 
+// eioOf returns ev's Engine.IO fields, empty ones when it has none.
+func eioOf(ev *capture.Event) *capture.EIO {
+	if ev.EIO == nil {
+		return &capture.EIO{}
+	}
+	return ev.EIO
+}
+
 // eioWhat is an eio event's WHAT: "SIO EVENT chat /admin ack 3" for a
 // Socket.IO packet, "EIO ping polling" for an Engine.IO one.
 func eioWhat(ev *capture.Event) string {
-	x := &ev.EIO
+	x := eioOf(ev)
 	if x.SIOType == "" {
 		s := "EIO " + x.Type + " " + x.Transport
 		if x.Attachment > 0 {
@@ -44,7 +52,7 @@ func eioWhat(ev *capture.Event) string {
 // eioPreview is an eio event's PREVIEW: its arguments, its JSON or its
 // data.
 func eioPreview(ev *capture.Event) string {
-	x := &ev.EIO
+	x := eioOf(ev)
 	switch {
 	case x.Args != nil:
 		return glimpse(x.Args, 80)
@@ -56,7 +64,7 @@ func eioPreview(ev *capture.Event) string {
 
 // writeEIODetail writes an eio event's fields for the detail pane.
 func writeEIODetail(sb *strings.Builder, ev *capture.Event) {
-	x := &ev.EIO
+	x := eioOf(ev)
 	fmt.Fprintf(sb, "\nEngine.IO %s packet from %s over %s, %s on the wire\n", x.Type, ev.From, x.Transport, size(ev.Len))
 	if x.SID != "" {
 		fmt.Fprintf(sb, "session    %s\n", tview.Escape(x.SID))

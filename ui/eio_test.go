@@ -15,9 +15,9 @@ func TestEIORows(t *testing.T) {
 		{Kind: capture.KindOpen, Conn: 1, Time: at(0), Client: "127.0.0.1:50400", Mode: "reverse"},
 		{Kind: capture.KindRequest, Conn: 1, Time: at(1), Seq: 1, Method: "GET", Target: "/socket.io/?EIO=4&transport=polling&sid=Xq2", Host: "rt.test", Proto: "HTTP/1.1"},
 		{Kind: capture.KindResponse, Conn: 1, Time: at(2), Seq: 1, Status: 200, StatusText: "OK", Proto: "HTTP/1.1", BodyLen: 30, Body: []byte(`42/admin,7["chat",{"text":"hi"}]`)},
-		{Kind: capture.KindEIO, Conn: 1, Time: at(2), Seq: 1, From: "server", Len: 30, EIO: capture.EIO{Type: "message", Transport: "polling", SID: "Xq2",
+		{Kind: capture.KindEIO, Conn: 1, Time: at(2), Seq: 1, From: "server", Len: 30, EIO: &capture.EIO{Type: "message", Transport: "polling", SID: "Xq2",
 			SIOType: "EVENT", Nsp: "/admin", HasAck: true, AckID: 7, Event: "chat", Args: []byte(`[{"text":"hi"}]`)}},
-		{Kind: capture.KindEIO, Conn: 1, Time: at(3), Seq: 1, From: "server", Len: 1, EIO: capture.EIO{Type: "noop", Transport: "polling", SID: "Xq2"}},
+		{Kind: capture.KindEIO, Conn: 1, Time: at(3), Seq: 1, From: "server", Len: 1, EIO: &capture.EIO{Type: "noop", Transport: "polling", SID: "Xq2"}},
 	}
 	u := newTestUI(t, Config{}, evs)
 	u.press(tcell.KeyRune, 't')
