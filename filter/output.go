@@ -263,7 +263,14 @@ func (s *outStream) judgeFront() {
 		if x := s.c.exchange(h.seq, h.stream, false); x != nil {
 			fc.xbits = x.bits
 		}
-	case capture.KindFrame, capture.KindMessage, kindEIO:
+	case kindEIO: // issue 10: the packets of a polling body belong to its exchange (a WebSocket's, to the upgrade's)
+		if h.seq == 0 {
+			break
+		}
+		if x := s.c.exchange(h.seq, h.stream, false); x != nil {
+			fc.xbits = x.bits
+		}
+	case capture.KindFrame, capture.KindMessage:
 	default:
 		fc.xbits = s.c.any
 	}

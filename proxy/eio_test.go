@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/frametap/frametap/capture"
 	"github.com/frametap/frametap/decode"
+	"github.com/frametap/frametap/filter"
 )
 
 // eioServer is a hand-written Engine.IO server: each polling GET of a
@@ -426,5 +428,49 @@ func TestEIOSessionTable(t *testing.T) {
 	tb.end("a")
 	if _, ok := tb.m["a"]; ok || tb.len() != 2 {
 		t.Errorf("an ended session is still held (%d sessions)", tb.len())
+	}
+}
+
+// TestEIOHeldByFilter: a filter output holds a request and what follows it
+// until its response (~c); the eio events of the request's body it holds
+// keep their arguments, though the decoder reuses the body's buffer.
+func TestEIOHeldByFilter(t *testing.T) {
+	_, up := startEIOServer(t)
+	path := filepath.Join(t.TempDir(), "capture.jsonl")
+	lg, err := capture.NewFileLog(path, capture.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fo, err := filter.NewOutput(lg, filter.MustParse("~c 200"), filter.OutputOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Config{Mode: Reverse, Upstream: up, Outputs: []capture.Output{fo}})
+	ln := listenLoopback(t)
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ln) }()
+	c := newEIOClient(t, ln.Addr().String())
+	post := `42["hello","world"]` + "\x1e" + `42["more",{"k":"` + strings.Repeat("v", 64) + `"}]`
+	for range 3 {
+		c.poll("EIO=4&transport=polling&sid=F", post)
+	}
+	c.hc.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p.Shutdown(ctx)
+	<-done
+	lg.Close()
+	evs, err := capture.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range kinds(evs, 0, capture.KindEIO) {
+		got = append(got, string(ev.EIO.Args))
+	}
+	want := []string{`["world"]`, `[{"k":"` + strings.Repeat("v", 64) + `"}]`}
+	want = append(append(want, want...), want...)
+	if !slices.Equal(got, want) {
+		t.Errorf("args written through the filter:\n%q\nwant\n%q", got, want)
 	}
 }
