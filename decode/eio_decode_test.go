@@ -1,6 +1,8 @@
 package decode
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -166,6 +168,75 @@ func FuzzDecodeEIO(f *testing.F) {
 			if want := map[bool]int{true: 0, false: 1}[cut]; n != want {
 				t.Fatalf("%d packets from one message, want %d", n, want)
 			}
+		}
+	})
+}
+
+// BenchmarkDecodeEIOBody decodes a polling body of 20 events with
+// arguments, as a busy long-poll returns them.
+func BenchmarkDecodeEIOBody(b *testing.B) {
+	var body []byte
+	for i := range 20 {
+		if i > 0 {
+			body = append(body, 0x1e)
+		}
+		body = fmt.Appendf(body, `42["tick",{"sym":"ACME","px":%d.25,"seq":%d}]`, 100+i, i)
+	}
+	var s SIOStream
+	n := 0
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		DecodeEIOBody(body, EIOOptions{Version: 4, SIO: &s}, func(*EIOItem) { n++ })
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "packets/s")
+}
+
+// sioSplitEventRef is sioSplitEvent as it was written first, with a
+// json.Decoder: the reference the scanning one must agree with.
+func sioSplitEventRef(data []byte) (name string, args []byte, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return "", nil, false
+	}
+	if !dec.More() {
+		return "", nil, false
+	}
+	t, err := dec.Token()
+	if err != nil {
+		return "", nil, false
+	}
+	switch v := t.(type) {
+	case string:
+		name = v
+	case json.Number:
+		name = v.String()
+	default:
+		return "", nil, false
+	}
+	rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")
+	if len(rest) > 0 && rest[0] == ',' {
+		rest = rest[1:]
+	}
+	args = append(append(make([]byte, 0, len(rest)+1), '['), rest...)
+	return name, args, true
+}
+
+// FuzzSIOSplitEvent: on valid JSON, the scanning sioSplitEvent finds the
+// name and arguments the json.Decoder one finds.
+func FuzzSIOSplitEvent(f *testing.F) {
+	for _, s := range []string{`["chat",{"a":1}]`, ` [ "a\"b\\u00e9" , 1 ] `, `[12.5e3,"x"]`, `[-1]`, `["only"]`, `[]`, `[{"a":1}]`, "[\"\xff\"]", `"x"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return
+		}
+		n1, a1, ok1 := sioSplitEvent(data)
+		n2, a2, ok2 := sioSplitEventRef(data)
+		if n1 != n2 || !bytes.Equal(a1, a2) || ok1 != ok2 {
+			t.Fatalf("%q: scanned %q %q %v; decoded %q %q %v", data, n1, a1, ok1, n2, a2, ok2)
 		}
 	})
 }
