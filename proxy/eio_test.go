@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -472,5 +473,38 @@ func TestEIOHeldByFilter(t *testing.T) {
 	want = append(append(want, want...), want...)
 	if !slices.Equal(got, want) {
 		t.Errorf("args written through the filter:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestEIOOverH2C: Engine.IO polling over HTTP/2 (h2c, reverse mode): the
+// packets of each stream's body are eio events with their stream.
+func TestEIOOverH2C(t *testing.T) {
+	s := &eioServer{polls: map[string][]string{"": {eioOpen4}, "S4": {`42["over h2",1]`}}}
+	ln := listenLoopback(t)
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Handler: http.HandlerFunc(s.serve), Protocols: &p}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	tp := startTap(t, Config{Mode: Reverse, Upstream: ln.Addr().String()})
+	c := newEIOClient(t, tp.addr)
+	c.hc = h2cClient(func() (net.Conn, error) { return net.Dial("tcp", tp.addr) })
+	c.poll("EIO=4&transport=polling", "")
+	c.poll("EIO=4&transport=polling&sid=S4", "40")
+	c.poll("EIO=4&transport=polling&sid=S4", "")
+	c.hc.CloseIdleConnections()
+	tp.waitClosed()
+	var got []string
+	for _, ev := range kinds(tp.stop(), 0, capture.KindEIO) {
+		got = append(got, fmt.Sprintf("seq=%d stream=%d sid=%s %s", ev.Seq, ev.Stream, ev.EIO.SID, eioLine(ev)))
+	}
+	want := []string{
+		`seq=1 stream=1 sid=S4 server polling open ` + eioOpen4[1:],
+		`seq=2 stream=3 sid=S4 client polling message | CONNECT /`,
+		`seq=3 stream=5 sid=S4 server polling message | EVENT / over h2 [1]`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("eio events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
