@@ -17,7 +17,10 @@
 // h2*.go HTTP/2 (h2.go says which file does what);
 // upgrade.go the switch a 101 makes; websocket*.go RFC 6455 frames and
 // messages; permessage_deflate.go RFC 7692; buffers.go how buffers are
-// reused and given back.
+// reused and given back. engineio.go and socketio.go parse the Engine.IO
+// and Socket.IO packets of polling bodies and WebSocket messages, which a
+// caller hands them (Conn does not), and eio_decode.go puts the two
+// together for one body or message.
 package decode
 
 // Side says which peer sent some bytes.
