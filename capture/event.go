@@ -29,6 +29,8 @@ const (
 	KindSSE       Kind = "sse"        // one Server-Sent Event a text/event-stream response dispatched
 	KindChunk     Kind = "chunk"      // one line (line-delimited types) or one HTTP chunk of a streaming response
 	KindStreamEnd Kind = "stream_end" // a streaming response ended: what its body carried
+	// Issue 10, Socket.IO (sio).
+	KindEIO Kind = "eio" // one Engine.IO packet of a polling body or a WebSocket message, with the Socket.IO packet it carries
 )
 
 // Event is one thing frametap saw on one client connection. It is flat: the
@@ -185,6 +187,35 @@ type Event struct {
 	Events    int64  // "events" (stream_end of an event stream): sse events dispatched
 	Chunks    int64  // "chunks" (stream_end of other streaming responses): chunk events
 	Push      string // "push" (close): the push mechanism the connection carried, capture/push names them
+	// eio (issue 10, Socket.IO): one Engine.IO packet; docs/capture-format.md
+	// "Engine.IO and Socket.IO". Written and read by json_eio.go. Seq is
+	// the exchange (a polling request, or the WebSocket's upgrade), Stream
+	// its HTTP/2 stream, From who sent the packet, Len its bytes on the
+	// wire, Payload its data when it is not written as Socket.IO fields
+	// ("text", or "data" in base64 when Binary). A pointer, nil on every
+	// other kind, so that events of other kinds stay as small as they
+	// were (the dashboard holds 200,000 of them).
+	EIO *EIO
+}
+
+// EIO is what an eio event says beyond the fields it shares with others.
+type EIO struct {
+	Type       string // "type": "open", "close", "ping", "pong", "message", "upgrade", "noop", or "invalid"
+	Transport  string // "transport": "polling" or "websocket"
+	SID        string // "sid": the Engine.IO session; omitted when not known
+	Binary     bool   // "binary", written only when true: a binary message packet
+	Attachment int    // "attachment", when above 0: the n-th attachment (from 1) of the BINARY_EVENT or BINARY_ACK before it; its placeholder's num is n-1
+
+	// The Socket.IO packet a text message packet carries, when SIOType
+	// is set.
+	SIOType     string // "sio_type": "CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK", or "INVALID"
+	Nsp         string // "nsp": the namespace, "/" when the packet names none
+	HasAck      bool   // "ack_id" is written
+	AckID       int64  // "ack_id"
+	Event       string // "event": an EVENT's or BINARY_EVENT's name
+	Args        []byte // "args": the arguments as a JSON array (EVENT: after the name; ACK: all), placeholders as sent
+	SIOData     []byte // "sio_data": the JSON of a CONNECT or CONNECT_ERROR
+	Attachments int    // "attachments": how many binary messages a BINARY_EVENT or BINARY_ACK announced
 }
 
 // Setting is one HTTP/2 setting (RFC 9113 section 6.5.1), written as a

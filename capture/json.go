@@ -174,6 +174,8 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		dst = e.appendH2Frame(dst)
 	case KindSSE, KindChunk, KindStreamEnd: // issue 10
 		dst = e.appendPush(dst)
+	case KindEIO: // issue 10, Socket.IO
+		dst = e.appendEIO(dst)
 	}
 	return dst
 }
@@ -270,6 +272,8 @@ func (e *Event) content() content {
 		return content{field: "data", p: e.Payload, b64: true}
 	case KindSSE, KindChunk: // issue 10
 		return e.pushContent()
+	case KindEIO: // issue 10, Socket.IO
+		return e.eioContent()
 	}
 	return content{}
 }

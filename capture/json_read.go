@@ -138,6 +138,11 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	}
 	w.wireHTTP.set(e)
 	w.wirePush.set(e)
+	if e.Kind == KindEIO { // issue 10, Socket.IO
+		if err := e.unmarshalEIO(b); err != nil {
+			return err
+		}
+	}
 	switch {
 	case w.Body != nil:
 		e.Body = nilIfEmpty([]byte(*w.Body))

@@ -91,7 +91,8 @@ func (e *Event) encodedBound(f Format, limit int) int {
 		len(e.StatusText) + len(e.Protocol) + len(e.Subprotocol) + len(e.Extensions) + len(e.Op) +
 		len(e.Reason) + len(e.Msg) + len(e.Scheme) + len(e.Side) + len(e.SNI) + len(e.ALPN) +
 		len(e.Version) + len(e.Cipher) + len(e.Subject) + len(e.Issuer) +
-		len(e.DecodeErr) // issue 13
+		len(e.DecodeErr) + // issue 13
+		e.EIO.strLen() // issue 10, Socket.IO
 	for i := range e.Headers {
 		n += len(e.Headers[i][0]) + len(e.Headers[i][1]) + 2 // 12 bytes for `["",""],`
 	}

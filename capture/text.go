@@ -256,6 +256,8 @@ func (e *Event) AppendText(dst []byte) []byte {
 		dst = strconv.AppendQuote(dst, e.Filter)
 	case KindSSE, KindChunk, KindStreamEnd: // issue 10
 		dst = e.appendPushText(dst)
+	case KindEIO: // issue 10, Socket.IO
+		dst = e.appendEIOText(dst)
 	}
 	return append(dst, '\n')
 }

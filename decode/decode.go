@@ -20,6 +20,10 @@
 // reused and given back; push.go (with http1_push.go, h2_push.go and the
 // parser sse.go) the bodies that stream: Server-Sent Events, line-delimited
 // JSON, chunks of a response still open (the optional Push interface).
+// reused and given back. engineio.go and socketio.go parse the Engine.IO
+// and Socket.IO packets of polling bodies and WebSocket messages, which a
+// caller hands them (Conn does not), and eio_decode.go puts the two
+// together for one body or message.
 package decode
 
 // Side says which peer sent some bytes.

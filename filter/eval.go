@@ -111,7 +111,8 @@ func (e *evaluator) atom(a *atom, ev *capture.Event, fc *facts) bool {
 		return m != nil && m.Op == "close" && a.num.has(int64(m.Code))
 	case aSIO:
 		if ev.Kind == kindEIO {
-			return a.re.MatchString(eioEventName(ev))
+			name := eioEventName(ev)
+			return name != "" && a.re.MatchString(name)
 		}
 		m := messageOf(ev, fc)
 		if m == nil || m.Op != "text" {

@@ -34,14 +34,25 @@ func sseData(ev *capture.Event) []byte { return ev.Payload }
 // sseData.
 func chunkData(ev *capture.Event) []byte { return ev.Payload }
 
-// eioEventName returns the Socket.IO "event" name of an eio event. To be
-// wired (issue 10): until then ~sio matches the WebSocket messages that
-// carry Socket.IO events (sioEventName), not the eio events.
-func eioEventName(ev *capture.Event) string { return "" }
+// eioEventName returns the Socket.IO "event" name of an eio event, ""
+// when its packet is no EVENT or BINARY_EVENT. ~sio matches it, and the
+// WebSocket messages that carry Socket.IO events (sioEventName), for
+// captures written before eio events existed.
+func eioEventName(ev *capture.Event) string {
+	if ev.EIO == nil {
+		return ""
+	}
+	return ev.EIO.Event
+}
 
-// eioArgs returns the "args" (JSON) of an eio event. To be wired
-// (issue 10), as sseData.
-func eioArgs(ev *capture.Event) []byte { return nil }
+// eioArgs returns the "args" (JSON) of an eio event: ~b, ~bq, ~bs and ~jq
+// look at them.
+func eioArgs(ev *capture.Event) []byte {
+	if ev.EIO == nil {
+		return nil
+	}
+	return ev.EIO.Args
+}
 
 // resetOf returns the "reset" of an HTTP/2 response ended by RST_STREAM,
 // "" otherwise. To be wired (issue 9): ~e matches such responses then.

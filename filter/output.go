@@ -214,6 +214,12 @@ func (s *outStream) hold(ev *capture.Event, fc facts, wait uint8) {
 	h.ev.Body = s.copyBytes(ev.Body)
 	h.ev.Payload = s.copyBytes(ev.Payload)
 	h.size += len(ev.Body) + len(ev.Payload)
+	if x := ev.EIO; x != nil { // issue 10, Socket.IO
+		h.ev.EIO = &capture.EIO{}
+		*h.ev.EIO = *x
+		h.ev.EIO.Args, h.ev.EIO.SIOData = s.copyBytes(x.Args), s.copyBytes(x.SIOData)
+		h.size += len(x.Args) + len(x.SIOData)
+	}
 	s.q = append(s.q, h)
 	s.bytes += h.size
 }
@@ -257,7 +263,14 @@ func (s *outStream) judgeFront() {
 		if x := s.c.exchange(h.seq, h.stream, false); x != nil {
 			fc.xbits = x.bits
 		}
-	case capture.KindFrame, capture.KindMessage, kindEIO:
+	case kindEIO: // issue 10: the packets of a polling body belong to its exchange (a WebSocket's, to the upgrade's)
+		if h.seq == 0 {
+			break
+		}
+		if x := s.c.exchange(h.seq, h.stream, false); x != nil {
+			fc.xbits = x.bits
+		}
+	case capture.KindFrame, capture.KindMessage:
 	default:
 		fc.xbits = s.c.any
 	}

@@ -10,8 +10,9 @@ package filter
 // unescaped into scratch when it has escapes. ok is false for any other
 // payload.
 //
-// This reads the packets frametap relays today, before the Socket.IO
-// decoder (issue 10) writes eio events; ~sio matches both.
+// It reads the WebSocket messages themselves, so that ~sio also selects
+// them (and captures written before frametap wrote eio events); the eio
+// events' own "event" field is read by eioEventName.
 func sioEventName(p []byte, scratch *[]byte) (name []byte, ok bool) {
 	if len(p) < 4 || p[0] != '4' {
 		return nil, false

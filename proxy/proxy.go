@@ -125,6 +125,11 @@ type Config struct {
 	// its chunks to be recorded as they come (--long-poll). If zero,
 	// push.DefaultLongPoll (1s).
 	LongPoll time.Duration
+	// SocketIOPath, if set, is a path Socket.IO is decoded on besides
+	// DefaultSocketIOPath (--socketio-path; the path option of Socket.IO's
+	// server and client), e.g. "/ws/". If empty, only
+	// DefaultSocketIOPath is.
+	SocketIOPath string
 }
 
 // Credentials are a username and password (Config.ProxyAuth).
@@ -168,6 +173,8 @@ type Proxy struct {
 	dialContext   dialFunc
 	headerTimeout time.Duration // <= 0: none
 	idleTimeout   time.Duration // <= 0: none
+
+	eio *eioSessions // issue 10: Engine.IO sessions by sid, across connections (eio_session.go)
 }
 
 // New returns a Proxy; Serve starts it.
@@ -204,6 +211,7 @@ func New(cfg Config) *Proxy {
 		cancel:        cancel,
 		listeners:     make(map[net.Listener]struct{}),
 		conns:         make(map[*conn]struct{}),
+		eio:           newEIOSessions(maxEIOSessions),
 	}
 }
 

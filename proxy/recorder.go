@@ -62,6 +62,7 @@ type recorder struct {
 	prog httpProgress // readable bodies, timings and live progress (recorder_http.go)
 
 	push pushState // issue 10: streaming responses, the connection's push mechanism (recorder_push.go)
+	eio  eioConn   // issue 10: Socket.IO's Engine.IO exchanges (recorder_eio.go)
 }
 
 func newRecorder(id uint64, outputs []capture.Output, warn func(error), closed *atomic.Bool) recorder {
@@ -168,6 +169,7 @@ func (r *recorder) end(bytes [2]int64, err error, hs *decode.CloseHandshake, h2 
 	}
 	ev.Push = string(r.push.mech.Mechanism()) // issue 10
 	r.add()
+	r.eioEnd() // issue 10, Socket.IO
 }
 
 // failure records an error that frametap itself met (a dial, a timeout, a
@@ -228,6 +230,7 @@ func (r *recorder) Request(q *decode.Request) {
 	ev.BodyLen = q.BodyLen
 	r.finishMessage(ev, decode.Client, q.Stream)
 	r.message(ev, q.Headers, q.Trailers, q.BodyLen, q.Body, q.Truncated)
+	r.eioRequest(q) // issue 10, Socket.IO
 }
 
 func (r *recorder) Response(s *decode.Response) {
@@ -248,6 +251,7 @@ func (r *recorder) Response(s *decode.Response) {
 	ev.BodyLen = s.BodyLen
 	r.finishMessage(ev, decode.Server, s.Stream)
 	r.message(ev, s.Headers, s.Trailers, s.BodyLen, s.Body, s.Truncated)
+	r.eioResponse(s) // issue 10, Socket.IO
 }
 
 // message fills in what requests and responses share (RFC 9112 section
@@ -272,6 +276,7 @@ func (r *recorder) Upgrade(u *decode.Upgrade) {
 		ev.Scheme = "wss"
 	}
 	r.add()
+	r.eioUpgrade(u) // issue 10, Socket.IO
 }
 
 func (r *recorder) Frame(side decode.Side, f *decode.Frame) {
@@ -302,6 +307,7 @@ func (r *recorder) Message(side decode.Side, m *decode.Message) {
 	ev.Stream = m.Stream
 	ev.Injected = r.injected
 	r.add()
+	r.eioMessage(side, m) // issue 10, Socket.IO
 }
 
 func (r *recorder) Error(side decode.Side, err error) {

@@ -143,6 +143,8 @@ func what(ev *capture.Event) string {
 			s += " deflate"
 		}
 		return s
+	case capture.KindEIO: // issue 10, Socket.IO (eio.go)
+		return eioWhat(ev)
 	case capture.KindError:
 		return "ERROR " + ev.Msg
 	case capture.KindTLS:
@@ -196,6 +198,8 @@ func preview(ev *capture.Event) string {
 	case capture.KindTLS:
 		_, rest := tlsParts(ev)
 		return rest
+	case capture.KindEIO: // issue 10, Socket.IO (eio.go)
+		return eioPreview(ev)
 	default:
 		return ""
 	}
@@ -336,6 +340,8 @@ func detail(ev *capture.Event, frames []*capture.Event, pair *capture.Event, sta
 		if ev.Err != "" {
 			fmt.Fprintf(&sb, "[red]%s[-]\n", tview.Escape(ev.Err))
 		}
+	case capture.KindEIO: // issue 10, Socket.IO (eio.go)
+		writeEIODetail(&sb, ev)
 	case capture.KindError:
 		fmt.Fprintf(&sb, "\n[red]%s[-]\n", tview.Escape(ev.Msg))
 		if w := errorWhere(ev); w != "" {

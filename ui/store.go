@@ -224,6 +224,7 @@ func copyEvent(ev *capture.Event) *capture.Event {
 	c.Body, c.Truncated = keep(ev.Body, c.Truncated)
 	c.Payload, c.Truncated = keep(ev.Payload, c.Truncated)
 	c.DecodedBody, c.DecodedTruncated = keep(ev.DecodedBody, c.DecodedTruncated)
+	c.EIO = ev.EIO.Clone() // issue 10, Socket.IO: nil on other kinds
 	return &c
 }
 

@@ -92,6 +92,8 @@ type options struct {
 	uiHide       []string // --ui-hide
 	// Push (issue 10).
 	longPoll time.Duration // --long-poll
+	// Issue 10, Socket.IO.
+	socketIOPath string // --socketio-path
 }
 
 func main() {
@@ -188,6 +190,7 @@ func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.Fl
 	fs.StringVar(&o.filter, "filter", "", "write only the events `EXPR` selects to the headless lines and -w (whole exchanges and messages, with the open and close of their connections; the capture starts with a meta event naming EXPR); see frametap help filters")
 	addOutputFlags(fs, o)
 	fs.BoolVar(&o.decodeBodies, "decode-bodies", false, "also record each encoded body (gzip, deflate, br, zstd) decoded, as decoded_body, up to --max-body; decoded_len is recorded always")
+	fs.StringVar(&o.socketIOPath, "socketio-path", "", "also decode Socket.IO (Engine.IO) on `PATH`, the path option of its server and client, e.g. /ws/ (/socket.io/ is always decoded)")
 	fs.Var((*stringsFlag)(&o.uiHide), "ui-hide", "hide the connections to `HOST` (or host:port) in the dashboard, as its h key does (repeatable)")
 	// Issue 10.
 	fs.DurationVar(&o.longPoll, "long-poll", push.DefaultLongPoll, "an exchange the server holds at least this `DURATION` is a long poll, and a chunked response still open this long after its head is recorded chunk by chunk")

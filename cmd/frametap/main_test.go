@@ -65,6 +65,7 @@ func TestBadFlags(t *testing.T) {
 		{"--max-body", "huge"},
 		{"--header-timeout", "-1s"},
 		{"--idle-timeout", "soon"},
+		{"--socketio-path", "ws/"}, // issue 10: a path starts with /
 		{"extra"},
 	} {
 		var out, errOut bytes.Buffer

@@ -56,6 +56,9 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 	if err != nil {
 		return fmt.Errorf("--max-message: %w", err)
 	}
+	if p := o.socketIOPath; p != "" && (!strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?# ")) { // issue 10
+		return fmt.Errorf("--socketio-path %q: want a path that starts with /, such as /ws/", p)
+	}
 	if o.headerWait < 0 || o.idleWait < 0 {
 		return errors.New("--header-timeout and --idle-timeout take a duration such as 30s or 5m, or 0 for no limit")
 	}
@@ -195,7 +198,8 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		ProxyAuth:    proxyAuth, // socks5 listeners (issue 12)
 		Mark:         o.mark,
 		DecodeBodies: o.decodeBodies,
-		LongPoll:     o.longPoll, // issue 10
+		LongPoll:     o.longPoll,     // issue 10
+		SocketIOPath: o.socketIOPath, // issue 10
 
 		CA:            tlsc.ca,
 		UpstreamRoots: tlsc.roots,
