@@ -171,9 +171,16 @@ func checkDemoCapture(t *testing.T, evs []capture.Event) {
 	if len(resps) == 0 || !strings.HasPrefix(header(resps[0].Headers, "Content-Type"), "text/event-stream") {
 		t.Fatalf("SSE: no text/event-stream response: %+v", resps)
 	}
-	var events int
+	var events, lastID int
 	for _, ev := range sse {
-		events += checkSSEBody(t, ev)
+		if ev.Kind == capture.KindRequest && lastID > 0 {
+			// EventSource reconnects naming the last id it had.
+			if got := header(ev.Headers, "Last-Event-ID"); got != strconv.Itoa(lastID) {
+				t.Errorf("SSE: reconnected with Last-Event-ID %q, want %d", got, lastID)
+			}
+		}
+		n, last := checkSSEBody(t, ev)
+		events, lastID = events+n, last
 	}
 	if n := len(evsOf(sse, "sse")); n > 0 {
 		events += n // decoded by frametap: the body is not repeated
@@ -203,11 +210,12 @@ func checkDemoCapture(t *testing.T, evs []capture.Event) {
 }
 
 // checkSSEBody checks a response body as text/event-stream blocks and
-// returns how many price events it holds (0 for other events).
-func checkSSEBody(t *testing.T, ev capture.Event) int {
+// returns how many price events it holds and the last id (0, 0 for other
+// events and for a body frametap did not keep).
+func checkSSEBody(t *testing.T, ev capture.Event) (n, last int) {
 	t.Helper()
 	if ev.Kind != capture.KindResponse || len(ev.Body) == 0 {
-		return 0
+		return 0, 0
 	}
 	blocks := bytes.Split(ev.Body, []byte("\n\n"))
 	if !bytes.HasSuffix(ev.Body, []byte("\n\n")) {
@@ -216,7 +224,6 @@ func checkSSEBody(t *testing.T, ev capture.Event) int {
 	if !bytes.HasPrefix(blocks[0], []byte("retry: ")) {
 		t.Errorf("SSE: the stream starts %q, want the retry", blocks[0])
 	}
-	n, last := 0, 0
 	for _, b := range blocks[1:] {
 		if len(b) == 0 {
 			continue
@@ -233,7 +240,7 @@ func checkSSEBody(t *testing.T, ev capture.Event) int {
 		last = id
 		n++
 	}
-	return n
+	return n, last
 }
 
 // checkDemoH2 checks HTTP/2's acts: many streams at once on one
