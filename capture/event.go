@@ -24,6 +24,11 @@ const (
 	KindH2Frame Kind = "h2frame" // one HTTP/2 frame header, with the fields of its payload that say what it does
 	// Issue 14: filter and acting on connections.
 	KindMeta Kind = "meta" // how the capture was written (conn 0): the first event of a capture written with --filter
+
+	// Push (issue 10): the body of a streaming response, as it arrives.
+	KindSSE       Kind = "sse"        // one Server-Sent Event a text/event-stream response dispatched
+	KindChunk     Kind = "chunk"      // one line (line-delimited types) or one HTTP chunk of a streaming response
+	KindStreamEnd Kind = "stream_end" // a streaming response ended: what its body carried
 )
 
 // Event is one thing frametap saw on one client connection. It is flat: the
@@ -163,6 +168,23 @@ type Event struct {
 
 	// tls: how long the handshake took, written when above 0
 	Handshake time.Duration // "handshake_ms"
+
+	// Push (issue 10): Server-Sent Events, streaming responses and the
+	// push mechanism of a connection; docs/capture-format.md "Push".
+	// Written by json_push.go. An sse event's data and a chunk's bytes
+	// are in Payload (sse: "data", always text; chunk: "text" or "data"
+	// as a message's), Len is their bytes on the wire, Truncated says
+	// Payload was cut at --max-body.
+	Streaming bool   // "streaming" (response), written only when true: written at its head, its body follows as sse or chunk events, then stream_end
+	SSEType   string // "event" (sse): the event type, "message" when its block set none
+	SSEID     string // "id" (sse), written when HasSSEID
+	HasSSEID  bool   // the event's own block set an id
+	Retry     int64  // "retry" (sse), written when HasRetry: the reconnection time in milliseconds
+	HasRetry  bool   // the event's own block set a retry
+	Comments  int64  // "comments" (sse: comment lines in its block; stream_end: in the whole body), written when above 0
+	Events    int64  // "events" (stream_end of an event stream): sse events dispatched
+	Chunks    int64  // "chunks" (stream_end of other streaming responses): chunk events
+	Push      string // "push" (close): the push mechanism the connection carried, capture/push names them
 }
 
 // Setting is one HTTP/2 setting (RFC 9113 section 6.5.1), written as a

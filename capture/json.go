@@ -66,6 +66,9 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 			dst = appendIntField(dst, "h2_streams", int64(e.H2Streams))
 			dst = appendIntField(dst, "h2_max_open", int64(e.H2MaxOpen))
 		}
+		if e.Push != "" { // issue 10
+			dst = appendStringField(dst, "push", e.Push)
+		}
 	case KindRequest:
 		dst = appendIntField(dst, "seq", int64(e.Seq))
 		dst = appendStream(dst, e.Stream)
@@ -99,6 +102,9 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		dst = e.appendExchange(dst)
 		dst = e.appendDecoded(dst)
 		dst = e.appendTimings(dst)
+		if e.Streaming { // issue 10
+			dst = append(dst, `,"streaming":true`...)
+		}
 	case KindUpgrade:
 		dst = appendIntField(dst, "seq", int64(e.Seq))
 		dst = appendStream(dst, e.Stream)
@@ -166,6 +172,8 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 		dst = appendStringField(dst, "filter", e.Filter)
 	case KindH2Frame:
 		dst = e.appendH2Frame(dst)
+	case KindSSE, KindChunk, KindStreamEnd: // issue 10
+		dst = e.appendPush(dst)
 	}
 	return dst
 }
@@ -219,7 +227,7 @@ func (e *Event) appendH2Frame(dst []byte) []byte {
 // appendJSONTail appends what follows the content field: "truncated" and
 // the end of the object and line.
 func (e *Event) appendJSONTail(dst []byte) []byte {
-	if e.Truncated && (e.Kind == KindRequest || e.Kind == KindResponse || e.Kind == KindMessage) {
+	if e.Truncated && (e.Kind == KindRequest || e.Kind == KindResponse || e.Kind == KindMessage || e.Kind == KindSSE || e.Kind == KindChunk) {
 		dst = append(dst, `,"truncated":true`...)
 	}
 	if e.DecodedTruncated && len(e.DecodedBody) > 0 && (e.Kind == KindRequest || e.Kind == KindResponse) {
@@ -260,6 +268,8 @@ func (e *Event) content() content {
 			}
 		}
 		return content{field: "data", p: e.Payload, b64: true}
+	case KindSSE, KindChunk: // issue 10
+		return e.pushContent()
 	}
 	return content{}
 }

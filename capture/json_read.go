@@ -56,7 +56,7 @@ type wireEvent struct {
 	WireLen    int64           `json:"wire_len"`
 	Compressed bool            `json:"compressed"`
 	Text       *string         `json:"text"`
-	Data       []byte          `json:"data"`
+	Data       json.RawMessage `json:"data"` // base64; a string in an sse event (decodeData)
 	Code       json.RawMessage `json:"code"` // a number (message close), or a string (h2frame)
 	Reason     string          `json:"reason"`
 
@@ -92,6 +92,7 @@ type wireEvent struct {
 	Filter   string `json:"filter"`
 	Injected bool   `json:"injected"`
 	wireHTTP        // readable bodies and timings (json_http.go)
+	wirePush        // issue 10: sse, chunk, stream_end, streaming, push (json_push.go)
 }
 
 // UnmarshalJSON sets e from one capture-format object: "body" or
@@ -136,6 +137,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		e.H2, e.H2Streams, e.H2MaxOpen = true, *w.H2Streams, w.H2MaxOpen
 	}
 	w.wireHTTP.set(e)
+	w.wirePush.set(e)
 	switch {
 	case w.Body != nil:
 		e.Body = nilIfEmpty([]byte(*w.Body))
@@ -146,7 +148,11 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	case w.Text != nil:
 		e.Payload = nilIfEmpty([]byte(*w.Text))
 	default:
-		e.Payload = nilIfEmpty(w.Data)
+		data, err := decodeData(e.Kind, w.Data)
+		if err != nil {
+			return err
+		}
+		e.Payload = nilIfEmpty(data)
 	}
 	return nil
 }

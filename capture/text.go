@@ -116,6 +116,9 @@ func (e *Event) AppendText(dst []byte) []byte {
 			dst = append(dst, " reset="...)
 			dst = appendWord(dst, e.Reset)
 		}
+		if e.Streaming { // issue 10
+			dst = append(dst, " streaming"...)
+		}
 		dst = e.appendBodyText(dst)
 	case KindUpgrade:
 		dst = appendSeq(dst, e.Seq)
@@ -251,6 +254,8 @@ func (e *Event) AppendText(dst []byte) []byte {
 	case KindMeta:
 		dst = append(dst, " filter="...)
 		dst = strconv.AppendQuote(dst, e.Filter)
+	case KindSSE, KindChunk, KindStreamEnd: // issue 10
+		dst = e.appendPushText(dst)
 	}
 	return append(dst, '\n')
 }

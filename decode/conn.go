@@ -47,12 +47,15 @@ type Conn struct {
 	holdTo  h1State  // what the server's held bytes are then (h1Hold)
 	early   []byte   // server bytes held while the client's may yet be the preface
 	prog    Progress // h, when it follows messages while they stream; nil otherwise
+
+	pusher Push // issue 10: h, when it takes streaming responses (push.go); nil otherwise
 }
 
 // NewConn returns a Conn that decodes with the bounds of cfg and reports to h.
 func NewConn(cfg Config, h Handler) *Conn {
 	c := &Conn{h: h, cfg: cfg, maxBody: cfg.maxBody(), maxHead: cfg.maxHead()}
 	c.prog, _ = h.(Progress)
+	c.pusher, _ = h.(Push) // issue 10
 	c.dir[Client].side = Client
 	c.dir[Server].side = Server
 	return c

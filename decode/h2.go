@@ -102,6 +102,12 @@ type h2Conn struct {
 
 	said [2]uint64 // error kinds reported, per side (h2Kind bits)
 
+	// Issue 10: h's optional interfaces (h2_push.go), and how many
+	// streams' bodies stream now.
+	prog      Progress
+	pusher    Push
+	streaming int
+
 	// Scratch for the events, reused.
 	req   Request
 	resp  Response
@@ -122,6 +128,8 @@ func newH2Conn(cfg Config, h Handler, st h2Start) *h2Conn {
 		seq:     st.seq,
 	}
 	c.fh, _ = h.(H2Handler)
+	c.prog, _ = h.(Progress)
+	c.pusher, _ = h.(Push)
 	c.budget = h2Budget(c.maxBody, c.maxHead)
 	for i := range c.dir {
 		c.dir[i].init(c, Side(i))

@@ -148,6 +148,7 @@ func (c *h2Conn) requestHeaders(d *h2Dir, s *h2Stream) {
 	if s.connect && s.target == "" {
 		s.target = s.host // as the authority-form of HTTP/1.1 (RFC 9112 section 3.2.3)
 	}
+	c.progRequest(s) // issue 10
 	if s.pushed || s.connect {
 		c.deliverRequest(s)
 	}
@@ -193,6 +194,7 @@ func (c *h2Conn) responseHeaders(d *h2Dir, s *h2Stream) {
 	s.status = status
 	f := c.scanFields(d, s.resp.hdrs)
 	s.resp.clen = f.clen
+	c.responseHead(s, b.endStream) // issue 10
 	if s.connect && status/100 == 2 {
 		c.connected(s, f)
 	}

@@ -42,6 +42,8 @@ type h2Stream struct {
 
 	ws  [2]*wsStream // after a 2xx to an extended CONNECT for websocket
 	wsh h2WSHandler
+
+	push *pushStream // issue 10: the response's body streams (h2_push.go)
 }
 
 func (s *h2Stream) msg(side Side) *h2Msg {
@@ -75,6 +77,7 @@ func (c *h2Conn) open(id uint32) *h2Stream {
 		resp: h2Msg{hdrs: s.resp.hdrs, trls: s.resp.trls, body: s.resp.body, clen: -1},
 		held: s.held,
 		wsh:  h2WSHandler{c: c, id: id},
+		push: s.push,
 	}
 	// A side whose bytes ended sends nothing on a new stream either.
 	s.req.ended = c.dir[Client].state == h2sEnded
@@ -103,6 +106,7 @@ func (c *h2Conn) close(s *h2Stream) {
 	c.releaseMsg(&s.req)
 	c.releaseMsg(&s.resp)
 	c.releaseHeld(s)
+	c.endPush(s, &Response{}) // issue 10: a stream forgotten before its response was delivered
 	s.ws = [2]*wsStream{}
 	s.live = false
 	s.method, s.target, s.host, s.scheme, s.protocol = "", "", "", "", ""
@@ -183,6 +187,9 @@ func (c *h2Conn) data(d *h2Dir, p []byte) {
 		return
 	}
 	if s.tunnel {
+		return
+	}
+	if c.streamData(s, d.side, p) {
 		return
 	}
 	m := s.msg(d.side)
@@ -331,6 +338,7 @@ func (c *h2Conn) deliverResponse(s *h2Stream, reset string) {
 	if len(m.body) > 0 {
 		r.Body = m.body
 	}
+	c.endPush(s, r) // issue 10
 	c.h.Response(r)
 	*r = Response{}
 	m.delivered = true

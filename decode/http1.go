@@ -50,6 +50,13 @@ type Response struct {
 	// HTTP/2 only.
 	Stream uint32 // the stream identifier; 0 for HTTP/1.x
 	Reset  string // the RST_STREAM error code that ended the stream before the response ended, e.g. "CANCEL"
+
+	// Issue 10: a streaming response (push.go). Its body went to the
+	// Handler's Push as it arrived: Body is nil, BodyLen counts it.
+	Streaming Streaming
+	Events    int64 // SSE events dispatched
+	Comments  int64 // SSE comment lines
+	Chunks    int64 // lines or chunks delivered
 }
 
 // Causes of the errors a Conn reports about HTTP/1.x. Each such error is an
@@ -161,6 +168,8 @@ type h1Stream struct {
 
 	headErr    error // the client's bytes stopped being decodable (a head or body error), for FeedRequest
 	endPending bool  // End came while the bytes were held (h1Wait, h1Hold)
+
+	push *pushStream // issue 10: the response's body streams (push.go); nil when it does not
 }
 
 // seqNo is the Seq of the message being read.

@@ -140,7 +140,7 @@ func (c *Conn) bodyBytes(s *h1Stream, p []byte) (n int) {
 	switch s.state {
 	case h1Body, h1ChunkData:
 		n = int(min(s.remain, int64(len(p))))
-		s.keep(p[:n], c.maxBody)
+		c.keepBody(s, p[:n])
 		c.bodyProgress(s, p[:n])
 		s.remain -= int64(n)
 		if s.remain > 0 {
@@ -148,6 +148,7 @@ func (c *Conn) bodyBytes(s *h1Stream, p []byte) (n int) {
 		}
 		if s.state == h1ChunkData {
 			s.state = h1ChunkCR
+			s.pushChunkEnd()
 		} else {
 			c.endMessage(s)
 		}
@@ -166,6 +167,7 @@ func (c *Conn) bodyBytes(s *h1Stream, p []byte) (n int) {
 		case done:
 			s.remain = s.csize
 			s.state = h1ChunkData
+			c.pushChunkStart(s)
 		}
 		if done || msg != "" {
 			s.resetChunkLine()
@@ -201,7 +203,7 @@ func (c *Conn) bodyBytes(s *h1Stream, p []byte) (n int) {
 			c.endMessage(s)
 		}
 	case h1UntilClose:
-		s.keep(p, c.maxBody)
+		c.keepBody(s, p)
 		c.bodyProgress(s, p)
 		n = len(p)
 	}

@@ -230,6 +230,7 @@ func (c *Conn) responseHead(s *h1Stream, text string) bool {
 		}
 		return true
 	}
+	c.pushAtHead(s, kind, n) // issue 10
 	switch kind {
 	case h1Length:
 		s.want, s.remain = n, n
@@ -297,6 +298,9 @@ func (c *Conn) deliverResponse(s *h1Stream) {
 	r.Body, r.Truncated = s.bodyOut()
 	r.BodyLen = s.bodyLen
 	r.Trailers = s.trailersOut()
+	if s.streaming() {
+		s.push.end(r) // issue 10: what is left of the stream, then its counts
+	}
 	s.state = h1Head
 	interim := r.Status < 200 && r.Status != 101
 	paired := r.Seq != 0 && !interim

@@ -26,14 +26,13 @@ const (
 // WebSocket events of a connection belong to its last upgrade.
 func streamOf(ev *capture.Event) uint32 { return 0 }
 
-// sseData returns the "data" of an sse event. To be wired (issue 10):
-// until then ~b, ~bs and ~jq do not look inside SSE events (~sse and ~ws
-// match them by kind already).
-func sseData(ev *capture.Event) []byte { return nil }
+// sseData returns the "data" of an sse event (issue 10): ~b, ~bs and ~jq
+// look inside SSE events.
+func sseData(ev *capture.Event) []byte { return ev.Payload }
 
-// chunkData returns the "text"/"data" of a chunk event. To be wired
-// (issue 10), as sseData.
-func chunkData(ev *capture.Event) []byte { return nil }
+// chunkData returns the "text"/"data" of a chunk event (issue 10), as
+// sseData.
+func chunkData(ev *capture.Event) []byte { return ev.Payload }
 
 // eioEventName returns the Socket.IO "event" name of an eio event. To be
 // wired (issue 10): until then ~sio matches the WebSocket messages that

@@ -112,6 +112,7 @@ func newConn(p *Proxy, in *ingress, nc net.Conn) *conn {
 	c.rec.listen, c.rec.openClient, c.rec.openMode = in.listen, nc.RemoteAddr().String(), in.mode.String()
 	c.rec.openAt, c.rec.pendingOpen = c.accepted, true
 	c.rec.setupProgress(p.maxBody(), p.cfg.DecodeBodies)
+	c.rec.setupPush(p.cfg.LongPoll) // issue 10
 	c.dec = decode.NewConn(p.cfg.Decode, &c.rec)
 	if p.cfg.Pcap != nil {
 		c.pcap = p.cfg.Pcap.Stream()

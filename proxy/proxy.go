@@ -119,6 +119,12 @@ type Config struct {
 	// Decode.MaxBody bytes once its content codings are undone
 	// (decoded_body; --decode-bodies). If false, only decoded_len is.
 	DecodeBodies bool
+
+	// Issue 10: push. LongPoll is how long an exchange must be held to
+	// be a long poll, and how long a chunked response must stay open for
+	// its chunks to be recorded as they come (--long-poll). If zero,
+	// push.DefaultLongPoll (1s).
+	LongPoll time.Duration
 }
 
 // Credentials are a username and password (Config.ProxyAuth).

@@ -60,6 +60,8 @@ type recorder struct {
 	injected bool
 
 	prog httpProgress // readable bodies, timings and live progress (recorder_http.go)
+
+	push pushState // issue 10: streaming responses, the connection's push mechanism (recorder_push.go)
 }
 
 func newRecorder(id uint64, outputs []capture.Output, warn func(error), closed *atomic.Bool) recorder {
@@ -85,6 +87,7 @@ func (r *recorder) event(kind capture.Kind) *capture.Event {
 // strings) stays referenced until the next event. Clearing here rather
 // than in event keeps the cost the same: the event is large.
 func (r *recorder) add() {
+	r.push.mech.Add(&r.ev) // issue 10
 	for _, s := range r.streams {
 		s.Add(&r.ev)
 	}
@@ -163,6 +166,7 @@ func (r *recorder) end(bytes [2]int64, err error, hs *decode.CloseHandshake, h2 
 	if h2 != nil {
 		ev.H2, ev.H2Streams, ev.H2MaxOpen = true, h2.Streams, h2.MaxOpen
 	}
+	ev.Push = string(r.push.mech.Mechanism()) // issue 10
 	r.add()
 }
 
@@ -227,6 +231,10 @@ func (r *recorder) Request(q *decode.Request) {
 }
 
 func (r *recorder) Response(s *decode.Response) {
+	if s.Streaming != decode.NotStreaming {
+		r.streamEnd(s) // issue 10: its response was recorded at its head
+		return
+	}
 	ev := r.event(capture.KindResponse)
 	ev.Seq = s.Seq
 	ev.Proto = s.Proto

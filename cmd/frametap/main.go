@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/frametap/frametap/capture/push"
 	"github.com/frametap/frametap/filter"
 	"github.com/frametap/frametap/proxy"
 	"github.com/frametap/frametap/ui"
@@ -89,6 +90,8 @@ type options struct {
 	// Readable bodies (issue 13).
 	decodeBodies bool     // --decode-bodies
 	uiHide       []string // --ui-hide
+	// Push (issue 10).
+	longPoll time.Duration // --long-poll
 }
 
 func main() {
@@ -186,6 +189,8 @@ func newFlags(name string, o *options, stderr io.Writer, listen string) *flag.Fl
 	addOutputFlags(fs, o)
 	fs.BoolVar(&o.decodeBodies, "decode-bodies", false, "also record each encoded body (gzip, deflate, br, zstd) decoded, as decoded_body, up to --max-body; decoded_len is recorded always")
 	fs.Var((*stringsFlag)(&o.uiHide), "ui-hide", "hide the connections to `HOST` (or host:port) in the dashboard, as its h key does (repeatable)")
+	// Issue 10.
+	fs.DurationVar(&o.longPoll, "long-poll", push.DefaultLongPoll, "an exchange the server holds at least this `DURATION` is a long poll, and a chunked response still open this long after its head is recorded chunk by chunk")
 	return fs
 }
 

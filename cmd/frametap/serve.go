@@ -195,6 +195,7 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		ProxyAuth:    proxyAuth, // socks5 listeners (issue 12)
 		Mark:         o.mark,
 		DecodeBodies: o.decodeBodies,
+		LongPoll:     o.longPoll, // issue 10
 
 		CA:            tlsc.ca,
 		UpstreamRoots: tlsc.roots,

@@ -11,9 +11,11 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/frametap/frametap/capture"
 	"github.com/frametap/frametap/capture/har"
+	"github.com/frametap/frametap/capture/push"
 	"github.com/frametap/frametap/filter"
 	"github.com/frametap/frametap/ui"
 )
@@ -24,6 +26,7 @@ const viewUsage = `Usage: frametap view [flags] FILE   (flags before or after FI
 Shows a capture log (JSON Lines, as -w writes it) or a HAR file (Chrome, Firefox,
 HTTP Toolkit, mitmproxy, frametap export) in the dashboard, read-only, or with
 --headless prints it as frametap --headless would have. FILE - reads standard input.
+With --summary it prints how each host pushed and what that cost instead.
 
 Flags:
 `
@@ -34,12 +37,16 @@ func runView(args []string, stdout, stderr io.Writer) error {
 		uiEvents int
 		headless bool
 		expr     string // --filter
+		summary  bool   // --summary (issue 10)
+		longPoll time.Duration
 	)
 	fs := flag.NewFlagSet("frametap view", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&uiEvents, "ui-events", ui.DefaultMaxEvents, "events held in memory; a longer capture shows its last ones")
 	fs.BoolVar(&headless, "headless", false, "print one line per event to stdout instead of the dashboard")
 	fs.StringVar(&expr, "filter", "", "show only the events `EXPR` selects, judged with the whole capture, and the open and close of their connections (see frametap help filters)")
+	fs.BoolVar(&summary, "summary", false, "print how each host pushed (polling, long-polling, SSE, streaming, WebSocket, Socket.IO) and what it cost on the wire, one row per host and mechanism, instead of the events")
+	fs.DurationVar(&longPoll, "long-poll", push.DefaultLongPoll, "with --summary: an exchange held at least this `DURATION` is a long poll")
 	files, err := parseFlags(fs, args, stdout, func(w io.Writer) { fmt.Fprint(w, viewUsage) })
 	if err != nil {
 		return flagErr(err)
@@ -52,6 +59,9 @@ func runView(args []string, stdout, stderr io.Writer) error {
 		if flt, err = parseFilter("--filter", expr); err != nil {
 			return err
 		}
+	}
+	if summary {
+		return printSummary(files[0], flt, push.Config{LongPoll: longPoll}, stdout, stderr)
 	}
 	if headless {
 		return printCapture(files[0], flt, stdout, stderr)

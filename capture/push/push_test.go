@@ -1,0 +1,165 @@
+package push
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/frametap/frametap/capture"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func at(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+
+// build is a tiny capture writer for tests: exchanges on one connection.
+type build struct {
+	conn uint64
+	seq  int
+	evs  []*capture.Event
+}
+
+func (b *build) add(ev *capture.Event) *capture.Event {
+	ev.Conn = b.conn
+	b.evs = append(b.evs, ev)
+	return ev
+}
+
+func (b *build) open(ms int) {
+	b.add(&capture.Event{Kind: capture.KindOpen, Time: at(ms), Server: "h:80"})
+}
+
+// exchange adds a request and its response, held wait ms.
+func (b *build) exchange(ms int, method, target string, wait int, status int, body string, hs ...capture.Header) *capture.Event {
+	b.seq++
+	b.add(&capture.Event{Kind: capture.KindRequest, Time: at(ms), Seq: b.seq, Method: method, Target: target, Host: "h", Proto: "HTTP/1.1",
+		Headers: []capture.Header{{"Host", "h"}}})
+	return b.add(&capture.Event{Kind: capture.KindResponse, Time: at(ms + wait), Seq: b.seq, Status: status, StatusText: "OK", Proto: "HTTP/1.1",
+		Headers: hs, BodyLen: int64(len(body)), Body: []byte(body), Timed: true, Wait: time.Duration(wait) * time.Millisecond})
+}
+
+func (b *build) close(ms int) {
+	b.add(&capture.Event{Kind: capture.KindClose, Time: at(ms)})
+}
+
+func TestConnMechanism(t *testing.T) {
+	sse := capture.Header{"Content-Type", "text/event-stream"}
+	tests := []struct {
+		name string
+		make func(b *build)
+		want Mechanism
+	}{
+		{"one request", func(b *build) { b.exchange(0, "GET", "/", 1, 200, "x") }, None},
+		{"two requests", func(b *build) {
+			b.exchange(0, "GET", "/p", 1, 200, "x")
+			b.exchange(1000, "GET", "/p", 1, 200, "x")
+		}, None},
+		{"polling", func(b *build) {
+			for i := range 3 {
+				b.exchange(i*1000, "GET", "/p?i="+string(rune('0'+i)), 1, 200, "x")
+			}
+		}, Polling},
+		{"long-polling", func(b *build) { b.exchange(0, "GET", "/lp", 1500, 200, "x") }, LongPolling},
+		{"sse", func(b *build) {
+			b.exchange(0, "GET", "/ev", 1, 200, "", sse).Streaming = true
+		}, SSE},
+		{"streaming", func(b *build) {
+			b.exchange(0, "GET", "/nd", 1, 200, "", capture.Header{"Content-Type", "application/x-ndjson"}).Streaming = true
+		}, Streaming},
+		{"websocket after polling", func(b *build) {
+			for i := range 3 {
+				b.exchange(i*1000, "GET", "/p", 1, 200, "x")
+			}
+			b.exchange(4000, "GET", "/ws", 1, 101, "")
+			b.add(&capture.Event{Kind: capture.KindUpgrade, Time: at(4001), Protocol: "websocket"})
+		}, WebSocket},
+		{"socket.io polling", func(b *build) { b.exchange(0, "GET", "/socket.io/?EIO=4&transport=polling", 1, 200, "0{}") }, SocketIO},
+		{"socket.io eio", func(b *build) { b.add(&capture.Event{Kind: KindEIO, Time: at(1)}) }, SocketIO},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &build{conn: 1}
+			tt.make(b)
+			var c Conn
+			for _, ev := range b.evs {
+				c.Add(ev)
+			}
+			if got := c.Mechanism(); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSummary(t *testing.T) {
+	var evs []*capture.Event
+	// Polling every second, keep-alive: 4 polls, 2 with the same body.
+	p := &build{conn: 1}
+	p.open(0)
+	p.exchange(0, "GET", "/price", 2, 200, `{"p":1}`)
+	p.exchange(1000, "GET", "/price", 2, 200, `{"p":1}`)
+	p.exchange(2000, "GET", "/price", 2, 304, ``)
+	p.exchange(3000, "GET", "/price", 2, 200, `{"p":2}`)
+	p.close(3100)
+	// Long polls held 2 s.
+	l := &build{conn: 2}
+	l.open(0)
+	l.exchange(0, "GET", "/lp", 2000, 200, `{"p":1}`)
+	l.exchange(2000, "GET", "/lp", 3000, 200, `{"p":2}`)
+	// SSE: two events.
+	s := &build{conn: 3}
+	s.open(0)
+	s.exchange(0, "GET", "/ev", 5, 200, "", capture.Header{"Content-Type", "text/event-stream"}).Streaming = true
+	s.add(&capture.Event{Kind: capture.KindSSE, Time: at(1000), Seq: 1, SSEType: "message", Payload: []byte(`{"p":1}`), Len: 14})
+	s.add(&capture.Event{Kind: capture.KindSSE, Time: at(2000), Seq: 1, SSEType: "message", Payload: []byte(`{"p":2}`), Len: 14})
+	// WebSocket: a server message of 7 bytes, unmasked: 9 bytes on the wire.
+	w := &build{conn: 4}
+	w.open(0)
+	w.exchange(0, "GET", "/ws", 1, 101, "")
+	w.add(&capture.Event{Kind: capture.KindUpgrade, Time: at(1), Protocol: "websocket"})
+	w.add(&capture.Event{Kind: capture.KindFrame, Time: at(500), From: "server", Fin: true, Opcode: 1, Len: 7})
+	w.add(&capture.Event{Kind: capture.KindMessage, Time: at(500), From: "server", Op: "text", Len: 7, WireLen: 7, Payload: []byte(`{"p":1}`)})
+	for _, b := range []*build{p, l, s, w} {
+		evs = append(evs, b.evs...)
+	}
+	sum := NewSummary(Config{})
+	for _, ev := range evs {
+		sum.Add(ev)
+	}
+	rows := sum.Rows()
+	got := map[Mechanism]Row{}
+	for _, r := range rows {
+		if r.Host != "h" {
+			t.Errorf("row host %q", r.Host)
+		}
+		got[r.Mechanism] = r
+	}
+	if len(rows) != 4 {
+		t.Fatalf("rows %+v", rows)
+	}
+	if r := got[Polling]; r.Polls != 4 || r.EmptyPolls != 2 || r.Messages != 2 || r.Payload != 14 || r.Cadence != time.Second {
+		t.Errorf("polling %+v", r)
+	}
+	if r := got[LongPolling]; r.Exchanges != 2 || r.Messages != 2 || r.Hold != 3*time.Second {
+		t.Errorf("long-polling %+v", r)
+	}
+	if r := got[SSE]; r.Messages != 2 || r.Payload != 14 || r.Exchanges != 1 || r.PerSecond() < 0.99 || r.PerSecond() > 1.01 {
+		t.Errorf("sse %+v rate %v", r, r.PerSecond())
+	}
+	if r := got[WebSocket]; r.Messages != 1 || r.Payload != 7 || r.Wire <= 9 {
+		t.Errorf("websocket %+v", r)
+	}
+	// The founding lesson: polling costs more per message than WebSocket.
+	if got[Polling].OverheadPerMessage() <= got[WebSocket].OverheadPerMessage() {
+		t.Errorf("polling overhead %v per message, websocket %v", got[Polling].OverheadPerMessage(), got[WebSocket].OverheadPerMessage())
+	}
+	var sb strings.Builder
+	if err := WriteTable(&sb, rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"HOST", "polling", "long-polling", "sse", "websocket", "3s"} {
+		if !strings.Contains(sb.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, sb.String())
+		}
+	}
+}
