@@ -77,7 +77,7 @@ type demo struct {
 	feed *feed
 
 	feedLn, wsLn, h2Ln, h2wsLn net.Listener
-	feedSrv, h2Srv             *http.Server
+	feedSrv, tourSrv, h2Srv    *http.Server
 
 	conns tracker // connections the servers handle themselves
 }
@@ -98,10 +98,11 @@ func startDemo(period time.Duration) (*demo, error) {
 	}
 	go d.feed.run(period)
 	d.feedSrv = &http.Server{Handler: d.feedHandler(), ReadHeaderTimeout: 10 * time.Second}
+	d.tourSrv = &http.Server{Handler: d.tourHandler(), ReadHeaderTimeout: 10 * time.Second}
 	d.h2Srv = newH2CServer()
 	go d.feedSrv.Serve(d.feedLn)
+	go d.tourSrv.Serve(d.wsLn)
 	go d.h2Srv.Serve(d.h2Ln)
-	go d.conns.accept(d.wsLn, serveDemoWS)
 	go d.conns.accept(d.h2wsLn, func(nc net.Conn) { serveH2WS(nc, d.feed) })
 	return d, nil
 }
@@ -111,8 +112,8 @@ func startDemo(period time.Duration) (*demo, error) {
 func (d *demo) close() {
 	d.feed.stop()
 	d.feedSrv.Close()
+	d.tourSrv.Close()
 	d.h2Srv.Close()
-	d.wsLn.Close()
 	d.h2wsLn.Close()
 	d.conns.closeAll()
 }

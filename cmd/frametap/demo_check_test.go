@@ -182,8 +182,16 @@ func checkDemoCapture(t *testing.T, evs []capture.Event) {
 		n, last := checkSSEBody(t, ev)
 		events, lastID = events+n, last
 	}
-	if n := len(evsOf(sse, "sse")); n > 0 {
-		events += n // decoded by frametap: the body is not repeated
+	// Decoded by frametap, the events are sse events, and the response
+	// does not repeat them.
+	lastID = 0
+	for _, ev := range evsOf(sse, capture.KindSSE) {
+		id := priceID(t, "sse event", ev.Payload)
+		if ev.SSEType != "price" || !ev.HasSSEID || ev.SSEID != strconv.Itoa(id) || id <= lastID {
+			t.Errorf("sse event %q id %q (%v) data %q after id %d", ev.SSEType, ev.SSEID, ev.HasSSEID, ev.Payload, lastID)
+		}
+		lastID = id
+		events++
 	}
 	if events < 2 {
 		t.Errorf("SSE: %d events, want 2", events)
@@ -207,6 +215,24 @@ func checkDemoCapture(t *testing.T, evs []capture.Event) {
 
 	checkDemoH2(t, conns)
 	checkDemoSocketIO(t, conns)
+
+	// How frametap names each connection's way of pushing (the close
+	// event's push).
+	for path, want := range map[string]string{
+		"/api/poll": "polling", "/api/longpoll": "long-polling", "/api/stream": "sse", "/feed": "websocket",
+		"/h2ws/status": "websocket",
+	} {
+		for _, c := range connsFor(conns, path) {
+			if last := c.evs[len(c.evs)-1]; last.Kind == capture.KindClose && last.Push != want {
+				t.Errorf("%s: the connection's push is %q, want %q", path, last.Push, want)
+			}
+		}
+	}
+	for _, c := range connsFor(conns, "/socket.io/") {
+		if last := c.evs[len(c.evs)-1]; last.Kind == capture.KindClose && last.Push != "socket.io" {
+			t.Errorf("%s: the connection's push is %q, want socket.io", c.target, last.Push)
+		}
+	}
 }
 
 // checkSSEBody checks a response body as text/event-stream blocks and

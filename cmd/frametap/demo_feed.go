@@ -111,8 +111,6 @@ const (
 //	GET /api/stream            text/event-stream, one event per price (SSE)
 //	GET /feed                  a WebSocket, one message per price
 //	/socket.io/                a Socket.IO server (demo_socketio.go)
-//
-// and, for the tour, POST /api/echo and GET /logo.png.
 func (d *demo) feedHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/poll", func(w http.ResponseWriter, r *http.Request) {
@@ -151,20 +149,8 @@ func (d *demo) feedHandler() http.Handler {
 	})
 	sio := &sioServer{feed: d.feed, conns: &d.conns, sessions: make(map[string]*eioSession)}
 	mux.Handle("/socket.io/", sio)
-	mux.HandleFunc("POST /api/echo", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		fmt.Fprintf(w, `{"echo":%s,"method":%q}`, b, r.Method)
-	})
-	mux.HandleFunc("GET /logo.png", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "image/png")
-		w.Write(demoPNG)
-	})
 	return mux
 }
-
-// demoPNG is the start of a PNG file: binary bytes for the hex dump.
-var demoPNG = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00\x1f\xf3\xffa\x00\x00\x00\x0cIDATx\x9cc`\x18\x05\x00\x00\x10\x00\x01\x00\x00\x00\x00IEND\xaeB`\x82")
 
 // serveSSE is a text/event-stream (WHATWG HTML 9.2): a retry and a comment
 // first, then an event per price with its id, so that a client that

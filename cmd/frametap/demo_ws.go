@@ -18,18 +18,40 @@ import (
 	"github.com/gobwas/ws/wsflate"
 )
 
-// serveDemoWS is the WebSocket server: it pushes a tick every 400 ms
-// (a binary one every third), echoes what the client sends (compressed
-// when the client's message was), answers pings and the close.
-func serveDemoWS(nc net.Conn) {
-	ext := wsflate.Extension{Parameters: wsflate.DefaultParameters}
-	up := ws.Upgrader{Negotiate: ext.Negotiate}
-	nc.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := up.Upgrade(nc); err != nil {
-		return
-	}
-	nc.SetDeadline(time.Time{})
-	_, deflate := ext.Accepted()
+// tourHandler is the WebSocket tour's server: the WebSocket at /live, and
+// the POST and the image of the tour's rounds, on a host of its own, apart
+// from the feed's ways of pushing.
+func (d *demo) tourHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /live", func(w http.ResponseWriter, r *http.Request) {
+		ext := wsflate.Extension{Parameters: wsflate.DefaultParameters}
+		up := ws.HTTPUpgrader{Negotiate: ext.Negotiate}
+		nc, rw, _, err := up.Upgrade(r, w)
+		if err != nil {
+			return
+		}
+		_, deflate := ext.Accepted()
+		d.conns.serve(nc, func(nc net.Conn) { serveTourWS(nc, rw.Reader, deflate) })
+	})
+	mux.HandleFunc("POST /api/echo", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		fmt.Fprintf(w, `{"echo":%s,"method":%q}`, b, r.Method)
+	})
+	mux.HandleFunc("GET /logo.png", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		w.Write(demoPNG)
+	})
+	return mux
+}
+
+// demoPNG is the start of a PNG file: binary bytes for the hex dump.
+var demoPNG = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00\x1f\xf3\xffa\x00\x00\x00\x0cIDATx\x9cc`\x18\x05\x00\x00\x10\x00\x01\x00\x00\x00\x00IEND\xaeB`\x82")
+
+// serveTourWS is the tour's WebSocket: it pushes a tick every 400 ms (a
+// binary one every third), echoes what the client sends (compressed when
+// the client's message was), answers pings and the close.
+func serveTourWS(nc net.Conn, br io.Reader, deflate bool) {
 	var wmu sync.Mutex
 	send := func(f ws.Frame) error {
 		wmu.Lock()
@@ -57,7 +79,6 @@ func serveDemoWS(nc net.Conn) {
 			}
 		}
 	}()
-	br := bufio.NewReader(nc)
 	var msg []byte
 	var op ws.OpCode
 	var compressed bool
@@ -106,7 +127,7 @@ func serveDemoWS(nc net.Conn) {
 // a CONNECT tunnel (tourWebSocket), until ctx is done.
 func wsTour(ctx context.Context, p demoPeers) {
 	proxyURL := &url.URL{Scheme: "http", Host: p.proxy}
-	base := "http://" + p.feed
+	base := "http://" + p.ws
 	closer := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL), DisableKeepAlives: true}, Timeout: 5 * time.Second}
 	for round := 1; ctx.Err() == nil; round++ {
 		req, err := http.NewRequestWithContext(ctx, "POST", base+"/api/echo", strings.NewReader(fmt.Sprintf(`{"round":%d,"hello":"world"}`, round)))
