@@ -97,6 +97,31 @@ func (s *tmuxSession) waitFor(d time.Duration, what string, wants ...string) str
 	}
 }
 
+// filter types f into the dashboard's filter prompt (/) and applies it
+// once the prompt shows it whole. Under -race on a loaded machine the
+// prompt was seen to stop at the first characters typed (and the test
+// failed); the test then types it again and says so.
+func (s *tmuxSession) filter(f string) {
+	s.t.Helper()
+	for attempt := 1; ; attempt++ {
+		s.keys("/")
+		s.keys("C-u")
+		s.keys("-l", f)
+		want := "filter (regex or text): " + f
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if strings.Contains(s.pane(), want) {
+				s.keys("Enter")
+				return
+			}
+		}
+		if attempt == 3 {
+			s.t.Fatalf("the filter prompt never showed %q:\n%s", f, s.pane())
+		}
+		s.t.Logf("the filter prompt did not show %q whole after 5 s; typing it again:\n%s", f, s.pane())
+		s.keys("Escape")
+	}
+}
+
 // waitExit waits for the program to exit with status 0 after what.
 func (s *tmuxSession) waitExit(what string) {
 	s.t.Helper()
@@ -142,12 +167,17 @@ func TestE2EDashboardDemoInTmux(t *testing.T) {
 		{"h2/assets", []string{"/h2/assets/icon-", "HTTP/2"}},
 		{"h2ws", []string{"→ TEXT", "← TEXT", "WebSocket:", "pushed by the server"}},
 	} {
-		s.keys("/")
-		s.keys("C-u")
-		s.keys("-l", f.filter)
-		s.keys("Enter")
+		s.filter(f.filter)
 		s.waitFor(10*time.Second, "filter "+f.filter, append([]string{"filter "}, f.wants...)...)
 	}
+	// The push view (P): the feed's host pushing every way, and what each
+	// way costs.
+	s.keys("P")
+	screen = s.waitFor(10*time.Second, "the push view", "Push: how each host pushes", "polling", "long-polling", "sse",
+		"websocket", "socket.io", "CADENCE", "EMPTY", "HOLD", "less)")
+	t.Logf("the push view:\n%s", screen)
+	s.keys("P")
+	s.waitFor(10*time.Second, "back from the push view", "Connections (")
 
 	s.keys("q")
 	s.waitExit("q")
