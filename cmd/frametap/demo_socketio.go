@@ -254,8 +254,7 @@ func (e *eioSession) poll(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "1") // close
 			return
 		case <-timer.C:
-			e.close() // the client missed a heartbeat
-			return
+			e.close() // the client missed a heartbeat: the next turn answers close
 		}
 	}
 }
