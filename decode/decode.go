@@ -17,7 +17,9 @@
 // h2*.go HTTP/2 (h2.go says which file does what);
 // upgrade.go the switch a 101 makes; websocket*.go RFC 6455 frames and
 // messages; permessage_deflate.go RFC 7692; buffers.go how buffers are
-// reused and given back.
+// reused and given back; push.go (with http1_push.go, h2_push.go and the
+// parser sse.go) the bodies that stream: Server-Sent Events, line-delimited
+// JSON, chunks of a response still open (the optional Push interface).
 package decode
 
 // Side says which peer sent some bytes.

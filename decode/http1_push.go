@@ -6,7 +6,10 @@ package decode
 // pushAtHead starts a response body streaming when its type says so; kind
 // is how the body is framed, n its Content-Length.
 func (c *Conn) pushAtHead(s *h1Stream, kind h1Framing, n int64) {
-	if c.pusher == nil || s.resp.Seq == 0 || kind == h1Length && n == 0 {
+	if c.pusher == nil || s.resp.Seq == 0 || kind == h1Length && n == 0 || c.open.seq == s.resp.Seq {
+		// A response that begins before its request ended is delivered
+		// after it (held): its body is kept, so that the capture never
+		// shows a response before its request.
 		return
 	}
 	k := streamingOf(s.hdrs)
@@ -45,7 +48,7 @@ func (c *Conn) keepBody(s *h1Stream, p []byte) {
 // that does not stream by its type asks whether it streams from now on,
 // and if so what it kept so far is its first chunk.
 func (c *Conn) pushChunkStart(s *h1Stream) {
-	if s.side != Server || c.pusher == nil || s.streaming() || s.resp.Seq == 0 || !c.pusher.StillOpen(s.resp.Seq, 0) {
+	if s.side != Server || c.pusher == nil || s.streaming() || s.resp.Seq == 0 || c.open.seq == s.resp.Seq || !c.pusher.StillOpen(s.resp.Seq, 0) {
 		return
 	}
 	c.pushStart(s, StreamChunks)

@@ -10,13 +10,10 @@ import (
 
 // pushRecorder is a Handler and a Push that writes what it gets as lines.
 type pushRecorder struct {
-	b        strings.Builder
-	max      int
-	stillAt  int // StillOpen answers yes from this ask on (1-based); 0: never
-	asks     int
-	sseErrs  int
-	maxData  int
-	lastResp Response
+	b       strings.Builder
+	stillAt int // StillOpen answers yes from this ask on (1-based); 0: never
+	asks    int
+	maxData int
 }
 
 func (r *pushRecorder) Request(q *Request) {
@@ -312,4 +309,19 @@ func pushSplitErrors(out string) string {
 	}
 	slices.Sort(errs)
 	return strings.Join(append(rest, errs...), "\n")
+}
+
+// TestPushEarlyResponse: an event stream that begins before its request
+// ended (a server answering a POST early) is not streamed: its response
+// comes after the request, with the body kept.
+func TestPushEarlyResponse(t *testing.T) {
+	r := &pushRecorder{}
+	c := NewConn(Config{}, r)
+	c.Feed(Client, []byte("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nab"))
+	c.Feed(Server, []byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 9\r\n\r\ndata: a\n\n"))
+	c.Feed(Client, []byte("cd"))
+	want := "request 1 POST /x\nresponse 1 200 streaming=none body_len=9 body=\"data: a\\n\\n\" events=0 comments=0 chunks=0\n"
+	if got := r.b.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
 }

@@ -258,3 +258,34 @@ func TestLongPoll(t *testing.T) {
 		}
 	}
 }
+
+// TestH2Timings: HTTP/2 exchanges carry their timings like HTTP/1.x ones
+// (wait_ms, for long polls too), now that the decoder's HTTP/2 streams
+// report their heads and body bytes as they come.
+func TestH2Timings(t *testing.T) {
+	up := startH2C(t)
+	tp := startTap(t, Config{Mode: Reverse, Upstream: up})
+	client := h2cClient(func() (net.Conn, error) { return net.Dial("tcp", tp.addr) })
+	for range 2 {
+		resp, err := client.Post("http://"+up+"/echo", "text/plain", strings.NewReader("ping"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	client.CloseIdleConnections()
+	tp.waitClosed()
+	n := 0
+	for _, ev := range tp.stop() {
+		if ev.Kind == capture.KindResponse {
+			n++
+			if ev.Stream == 0 || !ev.Timed || ev.Wait < 0 {
+				t.Errorf("h2 response stream=%d timed=%v wait=%v", ev.Stream, ev.Timed, ev.Wait)
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d responses", n)
+	}
+}

@@ -1,6 +1,7 @@
 package push
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +162,60 @@ func TestSummary(t *testing.T) {
 		if !strings.Contains(sb.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, sb.String())
 		}
+	}
+}
+
+// TestSummarySocketIO: a Socket.IO session's long polls (packets joined
+// by 0x1e) and its WebSocket, where only Engine.IO message packets are
+// messages.
+func TestSummarySocketIO(t *testing.T) {
+	p := &build{conn: 1}
+	p.open(0)
+	p.exchange(0, "GET", "/socket.io/?EIO=4&transport=polling", 1, 200, `0{"sid":"x"}`)
+	p.exchange(10, "GET", "/socket.io/?EIO=4&transport=polling&sid=x", 1, 200, "40{\"sid\":\"y\"}\x1e42[\"tick\",1]\x1e2")
+	p.close(20)
+	w := &build{conn: 2}
+	w.open(30)
+	w.exchange(30, "GET", "/socket.io/?EIO=4&transport=websocket&sid=x", 1, 101, "")
+	w.add(&capture.Event{Kind: capture.KindUpgrade, Time: at(31), Protocol: "websocket"})
+	for i, msg := range []string{"3probe", "42[\"tick\",2]", "2", "42[\"tick\",3]"} {
+		w.add(&capture.Event{Kind: capture.KindFrame, Time: at(40 + i), From: "server", Fin: true, Opcode: 1, Len: int64(len(msg))})
+		w.add(&capture.Event{Kind: capture.KindMessage, Time: at(40 + i), From: "server", Op: "text", Len: int64(len(msg)), WireLen: int64(len(msg)), Payload: []byte(msg)})
+	}
+	w.close(100)
+	sum := NewSummary(Config{})
+	var conns []Mechanism
+	for _, b := range []*build{p, w} {
+		var c Conn
+		for _, ev := range b.evs {
+			sum.Add(ev)
+			c.Add(ev)
+		}
+		conns = append(conns, c.Mechanism())
+	}
+	if conns[0] != SocketIO || conns[1] != SocketIO {
+		t.Errorf("connections %v", conns)
+	}
+	rows := sum.Rows()
+	if len(rows) != 1 || rows[0].Mechanism != SocketIO || rows[0].Conns != 2 || rows[0].Exchanges != 3 || rows[0].Messages != 4 {
+		t.Errorf("rows %+v", rows)
+	}
+}
+
+// TestConnBounded: a connection with more method+path pairs than it
+// counts still classifies what it can, in fixed state.
+func TestConnBounded(t *testing.T) {
+	var c Conn
+	for i := range 1000 {
+		c.Add(&capture.Event{Kind: capture.KindRequest, Method: "GET", Target: fmt.Sprintf("/p%d", i)})
+	}
+	if c.Mechanism() != None || c.n != connKeys {
+		t.Errorf("mechanism %s, %d keys", c.Mechanism(), c.n)
+	}
+	for range 3 {
+		c.Add(&capture.Event{Kind: capture.KindRequest, Method: "GET", Target: "/p1?t=1"})
+	}
+	if c.Mechanism() != Polling {
+		t.Errorf("mechanism %s after 3 more of a counted path", c.Mechanism())
 	}
 }
