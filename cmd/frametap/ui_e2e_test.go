@@ -97,29 +97,21 @@ func (s *tmuxSession) waitFor(d time.Duration, what string, wants ...string) str
 	}
 }
 
-// filter types f into the dashboard's filter prompt (/) and applies it
-// once the prompt shows it whole. Under -race on a loaded machine the
-// prompt was seen to stop at the first characters typed (and the test
-// failed); the test then types it again and says so.
+// filter types f into the dashboard's filter prompt (/) one character at
+// a time, each once the prompt shows the one before, and applies it. Under
+// -race on a loaded machine the prompt was seen to stop after the first
+// characters of a string sent at once, and never show the rest.
 func (s *tmuxSession) filter(f string) {
 	s.t.Helper()
-	for attempt := 1; ; attempt++ {
-		s.keys("/")
-		s.keys("C-u")
-		s.keys("-l", f)
-		want := "filter (regex or text): " + f
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			if strings.Contains(s.pane(), want) {
-				s.keys("Enter")
-				return
-			}
-		}
-		if attempt == 3 {
-			s.t.Fatalf("the filter prompt never showed %q:\n%s", f, s.pane())
-		}
-		s.t.Logf("the filter prompt did not show %q whole after 5 s; typing it again:\n%s", f, s.pane())
-		s.keys("Escape")
+	s.keys("/")
+	s.waitFor(10*time.Second, "the filter prompt", "filter (regex or text):")
+	s.keys("C-u")
+	for i := range f {
+		want := "filter (regex or text): " + f[:i+1]
+		s.keys("-l", f[i:i+1])
+		s.waitFor(10*time.Second, fmt.Sprintf("typing %q", f[:i+1]), want)
 	}
+	s.keys("Enter")
 }
 
 // waitExit waits for the program to exit with status 0 after what.
