@@ -42,6 +42,7 @@ func (u *UI) keys() []dashKey {
 				u.openPrompt("hide", "hidden hosts (space-separated; empty shows all): ", strings.Join(u.hidden, " "))
 			}
 		}},
+		{help: binding{"P", "push view: how each host pushes, what each way costs"}, runes: "P", on: func(rune) { u.showPush(true) }},
 		{help: binding{"v", "show bodies by type, as JSON paths, as text, in hex"}, runes: "v", on: func(rune) { u.cycleBodyMode() }},
 		{help: binding{"s", "save the selected body or message payload to a file"}, runes: "s", on: func(rune) { u.askSave() }},
 		{help: binding{"f", "follow new connections and rows on/off"}, runes: "f", on: func(rune) {
@@ -64,6 +65,7 @@ func (u *UI) keys() []dashKey {
 		{help: binding{"c", "clear the events and the closed connections"}, runes: "c", on: func(rune) {
 			u.store.Clear()
 			u.st.clear()
+			u.clearPush()
 			u.base = u.store.Base()
 			u.tlConn, u.shown = nil, shownRow{}
 			u.refresh()
@@ -120,6 +122,18 @@ func (u *UI) onKey(ev *tcell.EventKey) *tcell.EventKey {
 	}
 	if u.prompting != "" {
 		return ev // the prompt takes every key; Enter and Esc end it
+	}
+	if u.push.shown {
+		switch {
+		case ev.Key() == tcell.KeyEscape || ev.Key() == tcell.KeyRune && ev.Rune() == 'P':
+			u.showPush(false)
+		case ev.Key() == tcell.KeyRune && ev.Rune() == 'q':
+			u.Quit()
+		case ev.Key() == tcell.KeyRune:
+		default:
+			return ev // the table's keys: up, down, PgUp, PgDn
+		}
+		return nil
 	}
 	switch ev.Key() {
 	case tcell.KeyTab:

@@ -139,6 +139,7 @@ func (u *UI) refresh() {
 		evs, first := u.store.Since(u.st.applied)
 		for k, ev := range evs {
 			u.st.apply(first+k, ev)
+			u.addPush(ev)
 		}
 		if b := u.store.Base(); b != u.base {
 			u.base = b
@@ -159,6 +160,7 @@ func (u *UI) refresh() {
 	u.paintSummary()
 	u.paintStatus()
 	u.paintTitles()
+	u.paintPush()
 }
 
 // takeLive reads what the Store knows live of the open connections: the

@@ -27,6 +27,7 @@ import (
 	"sync"
 
 	"github.com/frametap/frametap/capture"
+	"github.com/frametap/frametap/capture/push"
 	"sync/atomic"
 	"time"
 
@@ -67,6 +68,9 @@ type Config struct {
 	// HideHosts lists hosts whose connections are hidden at start (the h
 	// key adds to it, H edits it): a host, or host:port.
 	HideHosts []string
+	// Push says what the push view (P) counts as polling and long-polling
+	// (--long-poll). The zero value is push's defaults.
+	Push push.Config
 }
 
 // Panes, in Tab order.
@@ -130,6 +134,7 @@ type UI struct {
 	health    health // the capture file's, as the status line last showed it
 	selecting bool   // the selection is being moved by code, not the user
 	samples   []sample
+	push      pushView // the push view (P)
 
 	seen      atomic.Int64 // the store's Total when last refreshed
 	dirty     atomic.Bool  // something besides events changed (a write finished)
@@ -242,6 +247,7 @@ func (u *UI) build() {
 		AddPage("main", u.layout, true, true).
 		AddPage("help", helpBox, true, false)
 	u.help.SetWrap(true).SetScrollable(true)
+	u.buildPush()
 	u.root = &rootView{Pages: u.pages, u: u}
 	u.app.SetRoot(u.root, true).SetInputCapture(u.onKey)
 	u.app.SetAfterDrawFunc(func(tcell.Screen) { u.onceDraw.Do(func() { close(u.started) }) })

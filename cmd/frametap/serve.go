@@ -21,6 +21,7 @@ import (
 
 	"github.com/frametap/frametap/capture"
 	"github.com/frametap/frametap/capture/pcapng"
+	"github.com/frametap/frametap/capture/push"
 	"github.com/frametap/frametap/decode"
 	"github.com/frametap/frametap/filter"
 	"github.com/frametap/frametap/proxy"
@@ -266,7 +267,7 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 			// Every listener, until ui.Config has a field for them.
 			listen, modeName = strings.Join(status, " · "), ""
 		}
-		dash := ui.New(ui.Config{Listen: listen, Mode: modeName, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure, HideHosts: o.uiHide}, store)
+		dash := ui.New(ui.Config{Listen: listen, Mode: modeName, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure, HideHosts: o.uiHide, Push: push.Config{LongPoll: o.longPoll}}, store)
 		uiErr := make(chan error, 1)
 		go func() { uiErr <- dash.Run(ctx) }()
 		select {
