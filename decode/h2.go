@@ -81,6 +81,7 @@ var h2Initial = h2Settings{table: 4096, frame: 16384} // RFC 9113 section 6.5.2
 type h2Conn struct {
 	h       Handler
 	fh      H2Handler // h, if it takes frames
+	prog    Progress  // h, if it follows messages while they stream (h2_progress.go)
 	cfg     Config
 	maxBody int
 	maxHead int
@@ -122,6 +123,7 @@ func newH2Conn(cfg Config, h Handler, st h2Start) *h2Conn {
 		seq:     st.seq,
 	}
 	c.fh, _ = h.(H2Handler)
+	c.prog, _ = h.(Progress)
 	c.budget = h2Budget(c.maxBody, c.maxHead)
 	for i := range c.dir {
 		c.dir[i].init(c, Side(i))

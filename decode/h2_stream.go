@@ -185,6 +185,7 @@ func (c *h2Conn) data(d *h2Dir, p []byte) {
 	if s.tunnel {
 		return
 	}
+	c.bodyBytes(d.side, s, p)
 	m := s.msg(d.side)
 	m.bodyLen += int64(len(p))
 	if m.over {
