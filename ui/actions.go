@@ -18,7 +18,11 @@ import (
 // the events view.
 func (u *UI) toggleView() {
 	u.shown = shownRow{}
-	u.setView(1 - u.view)
+	if u.view != viewExchanges {
+		u.setView(viewExchanges)
+		return
+	}
+	u.setView(viewEvents)
 }
 
 // cycleBodyMode shows bodies the next way: by type, JSON paths, text, hex.

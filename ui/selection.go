@@ -21,6 +21,10 @@ func (u *UI) updateTimeline() {
 		u.updateExchanges(c)
 		return
 	}
+	if u.view == viewH2Frames {
+		u.updateFrames(c) // h2frames.go
+		return
+	}
 	if u.st.filter == nil || c.selfMatch {
 		u.tlView, u.tlScanned = c.rows, len(c.rows)
 		return
