@@ -25,7 +25,7 @@ var framesHeader = []string{"TIME", "", "TYPE", "STREAM", "FLAGS", "LEN", "DETAI
 
 // framesSpecs caps every column but DETAIL.
 func framesSpecs(int) []colSpec {
-	return []colSpec{{min: 7, max: 10}, {min: 1, max: 1}, {min: 4, max: 13}, {min: 1, max: 6}, {min: 1, max: 30}, {min: 3, max: 7}, {min: 10, pref: 30, flex: true}}
+	return []colSpec{{min: 7, max: 10}, {min: 1, max: 1}, {min: 13, max: 13}, {min: 1, max: 6}, {min: 11, max: 33}, {min: 3, max: 7}, {min: 10, pref: 16, flex: true}}
 }
 
 func (t framesTable) GetRowCount() int    { return 1 + len(t.u.tlView) }
@@ -165,8 +165,12 @@ func h2FrameWhat(ev *capture.Event) string {
 
 // writeH2Frame is the detail of an h2frame event.
 func writeH2Frame(sb *strings.Builder, ev *capture.Event) {
+	flags := h2Flags(ev.FrameType, ev.Flags)
+	if flags == "" {
+		flags = "none"
+	}
 	fmt.Fprintf(sb, "\nfrom %s, type %s, stream %d, flags 0x%02x (%s), %d bytes of payload\n",
-		ev.From, ev.FrameType, ev.Stream, ev.Flags, h2Flags(ev.FrameType, ev.Flags), ev.Len)
+		ev.From, ev.FrameType, ev.Stream, ev.Flags, flags, ev.Len)
 	if ev.FrameType == "SETTINGS" && !ev.Ack {
 		for _, s := range ev.Settings {
 			fmt.Fprintf(sb, "  %-24s %d\n", s.Name, s.Value)

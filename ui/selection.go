@@ -198,7 +198,7 @@ func (k shownRow) same(o shownRow) bool {
 // rowKey identifies the row of the timeline pane on row.
 func (u *UI) rowKey(row int) shownRow {
 	k := shownRow{view: u.view, ev: -1, mode: u.bodyMode, width: u.detailWidth()}
-	if u.view == viewEvents {
+	if u.view != viewExchanges { // events, HTTP/2 frames
 		if row >= 1 && row <= len(u.tlView) {
 			k.ev = u.tlView[row-1]
 		}
