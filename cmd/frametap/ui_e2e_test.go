@@ -129,7 +129,7 @@ func TestE2EDashboardDemoInTmux(t *testing.T) {
 	// Filters pick one connection each: the polling one teaches keep-alive,
 	// a WebSocket one shows messages both ways.
 	for _, f := range []struct{ filter, want1, want2 string }{
-		{"api/poll", "requests on 1 TCP connection (keep-alive)", "/api/poll"},
+		{"api/poll", "requests on 1 TCP connection, one at a time (keep-alive)", "/api/poll"},
 		{"websocket", "→ TEXT", "← TEXT"},
 	} {
 		s.keys("/")
