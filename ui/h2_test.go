@@ -209,3 +209,27 @@ func TestGoldenH2(t *testing.T) {
 		golden(t, fmt.Sprintf("h2-frames-%dx%d.golden", sz[0], sz[1]), screenAt(u))
 	}
 }
+
+// An HTTP/2 connection's streams are bounded: its frames as the store
+// holds them, the streams it follows at maxTrackedStreams however many a
+// client opens without ending them, the lanes at maxLanes*8.
+func TestH2Bounded(t *testing.T) {
+	st := NewStore(1000)
+	u := New(Config{}, st)
+	s := st.Stream()
+	s.Add(&capture.Event{Kind: capture.KindOpen, Conn: 1, Time: at(0), Client: "127.0.0.1:1"})
+	for id := uint32(1); id < 200_000; id += 2 {
+		s.Add(&capture.Event{Kind: capture.KindH2Frame, Conn: 1, Time: at(1), From: "client", FrameType: "HEADERS", Stream: id, Flags: 0x5})
+		if id%1000 == 1 {
+			u.refresh()
+		}
+	}
+	u.refresh()
+	h := u.st.byID[1].h2
+	if len(h.frames) > st.Max() || len(h.open) > maxTrackedStreams || len(h.lanes) > maxLanes*8 {
+		t.Errorf("keeps %d frames (store holds %d), %d open streams, %d lanes", len(h.frames), st.Max(), len(h.open), len(h.lanes))
+	}
+	if h.streams != 100_000 || h.maxOpen != maxTrackedStreams {
+		t.Errorf("counted %d streams, at most %d open; want 100000, %d", h.streams, h.maxOpen, maxTrackedStreams)
+	}
+}

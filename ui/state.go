@@ -265,6 +265,9 @@ func (s *state) trim(base int) {
 		c.all = trimBelow(c.all, base)
 		c.rows = trimBelow(c.rows, base)
 		c.trimRows(base)
+		if c.h2 != nil {
+			c.h2.frames = trimBelow(c.h2.frames, base) // h2.go
+		}
 		if c.state == stateClosed && len(c.all) == 0 {
 			delete(s.byID, c.id)
 			continue
@@ -300,6 +303,9 @@ func (s *state) clear() {
 		}
 		c.all, c.rows = nil, nil
 		c.xs, c.xrows = nil, nil
+		if c.h2 != nil {
+			c.h2.frames = nil // h2.go
+		}
 		kept = append(kept, c)
 	}
 	clear(s.conns[len(kept):])
