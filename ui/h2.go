@@ -245,11 +245,16 @@ func (c *conn) h2Summary() string {
 	}
 	switch {
 	case h.maxOpen > 1:
-		return s + fmt.Sprintf(", up to %d at once (HTTP/2 multiplexing)", h.maxOpen)
+		s += fmt.Sprintf(", up to %d at once (HTTP/2 multiplexing)", h.maxOpen)
 	case c.requests > 1:
-		return s + ", one at a time (HTTP/2)"
+		s += ", one at a time (HTTP/2)"
+	default:
+		s += " (HTTP/2)"
 	}
-	return s + " (HTTP/2)"
+	if h.ws {
+		s += ", a WebSocket on a stream (RFC 8441)"
+	}
+	return s
 }
 
 // streamCell is the exchanges view's STREAM column.

@@ -409,7 +409,7 @@ func (c *conn) summary() []string {
 		case c.connClose:
 			l += " (Connection: close)"
 		}
-		if c.ws {
+		if c.ws && c.h2 == nil {
 			l += ", then upgraded to WebSocket"
 		}
 	}
