@@ -110,7 +110,6 @@ func (u *UI) setView(v int) {
 // rowCount is how many rows the timeline pane shows.
 func (u *UI) rowCount() int {
 	if u.view != viewExchanges { // events, and HTTP/2 frames
-
 		return len(u.tlView)
 	}
 	if u.xAll && u.tlConn != nil {
