@@ -156,7 +156,9 @@ func (u *UI) connSelected(row int) {
 
 // rowSelected shows the detail of the timeline's row.
 func (u *UI) rowSelected(row int) {
-	if !u.selecting && row != u.rowCount() && u.follow {
+	// Row 1 of an empty timeline (the filter hides its rows) is not the
+	// user moving away from the newest row.
+	if !u.selecting && row != u.rowCount() && u.rowCount() > 0 && u.follow {
 		u.follow = false
 		u.paintStatus()
 	}
