@@ -81,6 +81,7 @@ var h2Initial = h2Settings{table: 4096, frame: 16384} // RFC 9113 section 6.5.2
 type h2Conn struct {
 	h       Handler
 	fh      H2Handler // h, if it takes frames
+	prog    Progress  // h, if it follows messages while they stream (h2_progress.go)
 	cfg     Config
 	maxBody int
 	maxHead int
@@ -104,7 +105,6 @@ type h2Conn struct {
 
 	// Issue 10: h's optional interfaces (h2_push.go), and how many
 	// streams' bodies stream now.
-	prog      Progress
 	pusher    Push
 	streaming int
 

@@ -148,7 +148,7 @@ func (c *h2Conn) requestHeaders(d *h2Dir, s *h2Stream) {
 	if s.connect && s.target == "" {
 		s.target = s.host // as the authority-form of HTTP/1.1 (RFC 9112 section 3.2.3)
 	}
-	c.progRequest(s) // issue 10
+	c.requestHead(s)
 	if s.pushed || s.connect {
 		c.deliverRequest(s)
 	}
@@ -186,6 +186,7 @@ func (c *h2Conn) responseHeaders(d *h2Dir, s *h2Stream) {
 		if status == 101 || b.endStream {
 			c.report(d.side, h2kStatus, s.id, fmt.Sprintf("interim response %d: HTTP/2 has no 101, and an interim response has no END_STREAM (RFC 9113 section 8.1)", status))
 		}
+		c.responseHead(s, status, b.fields)
 		c.interim(d, s, status)
 		return
 	}
@@ -194,7 +195,8 @@ func (c *h2Conn) responseHeaders(d *h2Dir, s *h2Stream) {
 	s.status = status
 	f := c.scanFields(d, s.resp.hdrs)
 	s.resp.clen = f.clen
-	c.responseHead(s, b.endStream) // issue 10
+	c.responseHead(s, status, s.resp.hdrs)
+	c.startPush(s, b.endStream) // issue 10
 	if s.connect && status/100 == 2 {
 		c.connected(s, f)
 	}

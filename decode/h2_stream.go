@@ -189,6 +189,7 @@ func (c *h2Conn) data(d *h2Dir, p []byte) {
 	if s.tunnel {
 		return
 	}
+	c.bodyBytes(d.side, s, p)
 	if c.streamData(s, d.side, p) {
 		return
 	}

@@ -18,7 +18,11 @@ import (
 // the events view.
 func (u *UI) toggleView() {
 	u.shown = shownRow{}
-	u.setView(1 - u.view)
+	if u.view != viewExchanges {
+		u.setView(viewExchanges)
+		return
+	}
+	u.setView(viewEvents)
 }
 
 // cycleBodyMode shows bodies the next way: by type, JSON paths, text, hex.
@@ -78,7 +82,7 @@ func hiddenHost(host string, hidden []string) bool {
 // response when it has a body, else its request.
 func (u *UI) selectedEvent() *capture.Event {
 	row, _ := u.timeline.GetSelection()
-	if u.view == viewEvents {
+	if u.view != viewExchanges { // events, HTTP/2 frames
 		if row < 1 || row > len(u.tlView) {
 			return nil
 		}

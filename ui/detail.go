@@ -41,7 +41,10 @@ func (u *UI) exchangeDetail(c *conn, x *exchange) string {
 	}
 	sb.WriteByte('\n')
 	fmt.Fprintf(&sb, "[gray]exchange %d of conn #%d", x.seq, c.id)
-	if x.seq > 1 {
+	switch {
+	case x.stream != 0:
+		fmt.Fprintf(&sb, " on HTTP/2 stream %d", x.stream)
+	case x.seq > 1:
 		sb.WriteString(" (keep-alive: the connection was reused)")
 	}
 	if !x.start.IsZero() {

@@ -31,8 +31,10 @@ type exchange struct {
 	decodedLen     int64  // once decoded, when decoded
 	decoded        bool
 	decodeErr      string
-	own            bool // frametap's own answer (by_frametap)
-	upgraded       bool // a 101 switched the connection
+	own            bool   // frametap's own answer (by_frametap)
+	upgraded       bool   // a 101 switched the connection
+	stream         uint32 // its HTTP/2 stream, 0 for HTTP/1.x
+	lanes          string // HTTP/2: the streams open when it began (h2.go)
 
 	matched bool // the filter matches one of its events (or its live heads)
 
@@ -135,6 +137,9 @@ func (c *conn) mergeLive(views []liveView, f filter) bool {
 			continue // recorded: the events say it all
 		}
 		x.live, x.liveSet = v, true
+		if v.stream != 0 && c.h2 != nil {
+			c.h2.mark(x, v.stream)
+		}
 		if x.req < 0 && v.req != nil {
 			x.method, x.target, x.start = v.req.Method, v.req.Target, v.req.Time
 		}

@@ -91,6 +91,12 @@ func unverified(ev *capture.Event) bool {
 // what says what an event is, in the timeline's words: GET /path,
 // 200 OK 1.2 KiB, TEXT 42 B, CLOSE 1000 "bye".
 func what(ev *capture.Event) string {
+	if ev.Conn == 0 {
+		return globalWhat(ev) // global.go
+	}
+	if ev.Kind == capture.KindH2Frame {
+		return h2FrameWhat(ev) // h2frames.go
+	}
 	switch ev.Kind {
 	case capture.KindOpen:
 		s := "OPEN from " + ev.Client
@@ -268,6 +274,9 @@ func printable(b []byte) bool {
 // response, when known; start is the connection's start; mode how bodies
 // are shown (the v key).
 func detail(ev *capture.Event, frames []*capture.Event, pair *capture.Event, start time.Time, mode int) string {
+	if ev.Conn == 0 {
+		return globalDetail(ev) // global.go
+	}
 	var sb strings.Builder
 	col := "white"
 	switch {
@@ -351,6 +360,8 @@ func detail(ev *capture.Event, frames []*capture.Event, pair *capture.Event, sta
 		writeTLS(&sb, ev)
 	case capture.KindFrame:
 		fmt.Fprintf(&sb, "FIN %v RSV %d opcode %d masked %v len %d\n", ev.Fin, ev.RSV, ev.Opcode, ev.Masked, ev.Len)
+	case capture.KindH2Frame:
+		writeH2Frame(&sb, ev) // h2frames.go
 	}
 	return sb.String()
 }

@@ -32,6 +32,7 @@ func (u *UI) keys() []dashKey {
 		{help: binding{"Enter", "open: connection → its timeline → the row's detail"}},
 		{help: binding{"Esc", "back one pane; in the connections pane, clear the filter"}},
 		{help: binding{"t", "timeline: one row per exchange, or every event"}, runes: "t", on: func(rune) { u.toggleView() }},
+		{help: binding{"F", "HTTP/2 frames of the connection: type, flags, stream, settings"}, runes: "F", on: func(rune) { u.toggleFrames() }},
 		{help: binding{"/", "filter: host, path, direction, op, text, decoded bodies"}, runes: "/", on: func(rune) {
 			u.openPrompt("filter", "filter (regex or text): ", u.filterSrc())
 		}},

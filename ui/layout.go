@@ -77,14 +77,18 @@ func detailWidth(w int) int { return max(w*2/5, min(80, w/2)) }
 // the timeline pane.
 func (u *UI) setView(v int) {
 	u.view = v
-	if v == viewEvents {
+	if v == viewH2Frames {
+		t := framesTable{u: u}
+		u.timeline.SetContent(t)
+		u.timeline.specs, u.timeline.text = framesSpecs, t.text
+	} else if v == viewEvents {
 		t := eventsTable{u: u}
 		u.timeline.SetContent(t)
 		u.timeline.specs, u.timeline.text = eventsSpecs, t.text
 	} else {
 		t := exchangesTable{u: u}
 		u.timeline.SetContent(t)
-		u.timeline.specs, u.timeline.text = exchangesSpecs, t.text
+		u.timeline.specs, u.timeline.text = u.xSpecs, t.text
 	}
 	u.tlScanned, u.tlView = 0, nil
 	u.resetExchanges()
@@ -105,7 +109,7 @@ func (u *UI) setView(v int) {
 
 // rowCount is how many rows the timeline pane shows.
 func (u *UI) rowCount() int {
-	if u.view == viewEvents {
+	if u.view != viewExchanges { // events, and HTTP/2 frames
 		return len(u.tlView)
 	}
 	if u.xAll && u.tlConn != nil {

@@ -51,6 +51,7 @@ type liveExchange struct {
 // liveView is a snapshot of a liveExchange for the UI goroutine.
 type liveView struct {
 	seq               int
+	stream            uint32
 	req, resp         *capture.Event
 	reqBody, respBody int64
 	first, last       time.Time
@@ -71,7 +72,7 @@ func (lc *liveConn) snapshot(dst []liveView) []liveView {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
 	for _, x := range lc.xs {
-		v := liveView{seq: x.seq, req: x.req, resp: x.resp, reqBody: x.reqBody.Load(), respBody: x.respBody.Load()}
+		v := liveView{seq: x.seq, stream: x.stream, req: x.req, resp: x.resp, reqBody: x.reqBody.Load(), respBody: x.respBody.Load()}
 		if f := x.first.Load(); f != 0 {
 			v.first, v.last = time.Unix(0, f), time.Unix(0, x.last.Load())
 		}

@@ -35,6 +35,9 @@ func (u *UI) paintTitles() {
 	if u.view == viewEvents {
 		name, other = "Timeline", "exchanges"
 	}
+	if u.view == viewH2Frames {
+		name, other = "HTTP/2 frames", "exchanges" // h2frames.go
+	}
 	hint := ""
 	if u.narrow {
 		hint = " · Enter: detail"
@@ -60,7 +63,7 @@ func (u *UI) paintSummary() {
 	for i := range lines {
 		lines[i] = " " + tview.Escape(lines[i])
 	}
-	lines[0] = fmt.Sprintf(" [::b]#%d[::-]", u.tlConn.id) + lines[0]
+	lines[0] = fmt.Sprintf(" [::b]#%d[::-]", u.tlConn.id) + modeNote(u.tlConn) + lines[0] // listeners.go
 	u.summary.SetText(strings.Join(lines, "\n"))
 }
 
@@ -160,7 +163,8 @@ func (u *UI) paintStatus() {
 			// First, so that a narrow terminal does not cut it off.
 			add(statusKeep, "[white:red::b]UPSTREAM CERTS NOT VERIFIED (-k)[-:-:-]", "")
 		}
-		add(60, "[::b]frametap[::-] "+tview.Escape(u.cfg.Listen)+" "+u.cfg.Mode, "[::b]frametap[::-] "+tview.Escape(u.cfg.Listen))
+		l, short := u.listenersStatus() // listeners.go
+		add(60, l, short)
 		if u.cfg.CaptureFile != "" {
 			c, first := u.captureStatus()
 			if first {
@@ -209,6 +213,7 @@ func (u *UI) paintStatus() {
 		}
 		add(70, fmt.Sprintf("[yellow]%d older events %s[-]", d, where), fmt.Sprintf("[yellow]%d dropped[-]", d))
 	}
+	u.globalStatus(add) // global.go
 	if n := u.getNote(); n != "" {
 		add(u.noteRank(), n, "")
 	}

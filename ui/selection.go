@@ -21,6 +21,10 @@ func (u *UI) updateTimeline() {
 		u.updateExchanges(c)
 		return
 	}
+	if u.view == viewH2Frames {
+		u.updateFrames(c) // h2frames.go
+		return
+	}
 	if u.st.filter == nil || c.selfMatch {
 		u.tlView, u.tlScanned = c.rows, len(c.rows)
 		return
@@ -152,7 +156,9 @@ func (u *UI) connSelected(row int) {
 
 // rowSelected shows the detail of the timeline's row.
 func (u *UI) rowSelected(row int) {
-	if !u.selecting && row != u.rowCount() && u.follow {
+	// Row 1 of an empty timeline (the filter hides its rows) is not the
+	// user moving away from the newest row.
+	if !u.selecting && row != u.rowCount() && u.rowCount() > 0 && u.follow {
 		u.follow = false
 		u.paintStatus()
 	}
@@ -194,7 +200,7 @@ func (k shownRow) same(o shownRow) bool {
 // rowKey identifies the row of the timeline pane on row.
 func (u *UI) rowKey(row int) shownRow {
 	k := shownRow{view: u.view, ev: -1, mode: u.bodyMode, width: u.detailWidth()}
-	if u.view == viewEvents {
+	if u.view != viewExchanges { // events, HTTP/2 frames
 		if row >= 1 && row <= len(u.tlView) {
 			k.ev = u.tlView[row-1]
 		}

@@ -65,6 +65,9 @@ type conn struct {
 
 	selfMatch bool // the filter matches the connection's own fields
 	matched   bool // selfMatch, or the filter matches one of its rows
+
+	h2     *h2Track // HTTP/2 (h2.go); nil when the connection never spoke it
+	listen string   // the listener it came in on (open's "listen")
 }
 
 // state is the dashboard's model: connections and counters built from
@@ -80,6 +83,7 @@ type state struct {
 	filter  filter       // nil: none
 	decoded decodedCache // decoded bodies, for search
 	last    time.Time    // the latest event time seen
+	global  globalNotes  // events of no connection: gap, meta, a HAR's note (global.go)
 }
 
 func newState() *state {
@@ -89,24 +93,28 @@ func newState() *state {
 // apply records event i (its absolute index in the Store).
 func (s *state) apply(i int, ev *capture.Event) {
 	s.applied = i + 1
+	if ev.Conn == 0 && s.applyGlobal(i, ev) {
+		return
+	}
 	c := s.byID[ev.Conn]
 	if c == nil {
 		c = &conn{id: ev.Conn, scheme: "http", state: stateHTTP, opened: ev.Time}
 		s.byID[ev.Conn] = c
 		s.conns = append(s.conns, c)
 		s.open++
+		s.startRows(c) // global.go
 	}
 	c.last = ev.Time
 	if ev.Time.After(s.last) {
 		s.last = ev.Time
 	}
 	c.all = append(c.all, i)
-	if ev.Kind != capture.KindFrame {
+	if ev.Kind != capture.KindFrame && ev.Kind != capture.KindH2Frame { // h2frames: the frames view (F)
 		c.rows = append(c.rows, i)
 	}
 	switch ev.Kind {
 	case capture.KindOpen:
-		c.client, c.mode, c.opened = ev.Client, ev.Mode, ev.Time
+		c.client, c.mode, c.opened, c.listen = ev.Client, ev.Mode, ev.Time, ev.Listen
 		if ev.Server != "" {
 			c.host = ev.Server
 		}
@@ -207,6 +215,7 @@ func (s *state) apply(i int, ev *capture.Event) {
 		body = s.decoded.decodedOf(i, ev)
 	}
 	c.applyExchange(i, ev, s.filter, body)
+	c.applyH2(i, ev)
 	if s.filter != nil {
 		c.selfMatch = s.filter.matchConn(c)
 		if !c.matched && (c.selfMatch || ev.Kind != capture.KindFrame && s.filter.matchEvent(ev, body)) {
@@ -256,6 +265,9 @@ func (s *state) trim(base int) {
 		c.all = trimBelow(c.all, base)
 		c.rows = trimBelow(c.rows, base)
 		c.trimRows(base)
+		if c.h2 != nil {
+			c.h2.frames = trimBelow(c.h2.frames, base) // h2.go
+		}
 		if c.state == stateClosed && len(c.all) == 0 {
 			delete(s.byID, c.id)
 			continue
@@ -291,6 +303,9 @@ func (s *state) clear() {
 		}
 		c.all, c.rows = nil, nil
 		c.xs, c.xrows = nil, nil
+		if c.h2 != nil {
+			c.h2.frames = nil // h2.go
+		}
 		kept = append(kept, c)
 	}
 	clear(s.conns[len(kept):])
@@ -387,12 +402,14 @@ func (c *conn) summary() []string {
 	if c.requests > 0 {
 		l += fmt.Sprintf("%d %s on 1 TCP connection", c.requests, plural(c.requests, "request", "requests"))
 		switch {
+		case c.h2 != nil:
+			l += c.h2Summary()
 		case c.requests > 1 && !c.ws:
-			l += " (keep-alive)"
+			l += ", one at a time (keep-alive)"
 		case c.connClose:
 			l += " (Connection: close)"
 		}
-		if c.ws {
+		if c.ws && c.h2 == nil {
 			l += ", then upgraded to WebSocket"
 		}
 	}

@@ -60,7 +60,7 @@ func TestSummary(t *testing.T) {
 		want []string
 	}{
 		{1, []string{
-			"3 requests on 1 TCP connection (keep-alive)",
+			"3 requests on 1 TCP connection, one at a time (keep-alive)",
 			"overhead: HTTP headers 3",
 		}},
 		{2, []string{

@@ -53,12 +53,23 @@ type connTable struct {
 	u *UI
 }
 
-var connHeader = []string{"ID", "CLIENT", "HOST", "SCHEME", "STATE", "REQ", "MSG ↑↓", "BYTES ↑↓", "AGE"}
+var connHeader = []string{"ID", "CLIENT", "HOST", "SCHEME", "STATE", "REQ", "MSG ↑↓", "BYTES ↑↓", "AGE", "PROTO"}
+
+// connOrder is the order of connHeader's columns on screen: PROTO (the
+// last added, h2.go) next to SCHEME.
+var connOrder = []int{0, 1, 2, 3, 9, 4, 5, 6, 7, 8}
 
 // connSpecs caps the connection table's columns; HOST takes the rest.
 func connSpecs(int) []colSpec {
-	return []colSpec{{min: 2, max: 7}, {min: 9, max: 22}, {min: 10, pref: 24, max: 48, flex: true}, {min: 4, max: 6}, {min: 9, max: 10}, {min: 3, max: 5}, {min: 5, max: 12}, {min: 18, max: 24}, {min: 3, max: 4}}
+	specs := make([]colSpec, len(connOrder))
+	for i, col := range connOrder {
+		specs[i] = connSpecsBy[col]
+	}
+	return specs
 }
+
+// connSpecsBy are the caps of connHeader's columns, in its order.
+var connSpecsBy = []colSpec{{min: 2, max: 7}, {min: 6, max: 22}, {min: 10, pref: 24, max: 48, flex: true}, {min: 4, max: 6}, {min: 9, max: 10}, {min: 3, max: 5}, {min: 5, max: 12}, {min: 18, max: 24}, {min: 3, max: 4}, {min: 5, max: 9}}
 
 func (t connTable) GetRowCount() int    { return 1 + len(t.u.connView) }
 func (t connTable) GetColumnCount() int { return len(connHeader) }
@@ -67,15 +78,24 @@ func (t connTable) GetCell(row, col int) *tview.TableCell {
 	if row < 0 || row > len(t.u.connView) || col < 0 || col >= len(connHeader) {
 		return nil
 	}
+	lc := connOrder[col]
 	if row == 0 {
-		return t.u.conns.sized(header(connHeader[col]), col, false)
+		return t.u.conns.sized(header(connHeader[lc]), col, false)
 	}
 	c := t.u.connView[row-1]
-	return t.u.conns.sized(cell(connCell(c, col, t.u.clock()), stateColor(c, col)), col, false)
+	text := connCell(c, lc, t.u.clock())
+	if w := t.u.conns.width(col); lc == 9 && w > 0 && tview.TaggedStringWidth(text) > w {
+		text = c.proto() // without "≤N" rather than cut (h2.go)
+	}
+	return t.u.conns.sized(cell(text, stateColor(c, lc)), col, false)
 }
 
 // text is a cell's text, for fitting the columns.
 func (t connTable) text(row, col int) string {
+	if col < 0 || col >= len(connOrder) {
+		return ""
+	}
+	col = connOrder[col]
 	if row == 0 {
 		return connHeader[col]
 	}
@@ -114,6 +134,8 @@ func connCell(c *conn, col int, now time.Time) string {
 		return s
 	case 8:
 		return age(now.Sub(c.opened))
+	case 9:
+		return c.protoCell() // h2.go
 	}
 	return ""
 }
@@ -250,7 +272,9 @@ func (t eventsTable) text(row, col int) string {
 // eventColor colors an event's row by its direction and kind.
 func eventColor(ev *capture.Event) tcell.Color {
 	switch {
-	case ev.Kind == capture.KindError || ev.Kind == capture.KindClose && ev.Err != "" || unverified(ev):
+	case ev.Conn == 0 && ev.Kind != capture.KindGap:
+		return tcell.ColorYellow // global.go
+	case ev.Kind == capture.KindError || ev.Kind == capture.KindGap || ev.Kind == capture.KindClose && ev.Err != "" || unverified(ev):
 		return tcell.ColorRed
 	case arrow(ev) == "→":
 		return tcell.ColorGreen

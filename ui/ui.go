@@ -40,6 +40,10 @@ import (
 type Config struct {
 	// Listen is the proxy's address and Mode its mode, for the status line.
 	Listen, Mode string
+	// Listeners lists every address the proxy listens on, with its mode
+	// (issue 12: several modes at once), for the status line. If empty,
+	// Listen and Mode are shown.
+	Listeners []Listener
 	// CaptureFile is the file the capture log goes to, for the status line.
 	// If empty, the w key offers to write the events held so far.
 	CaptureFile string
@@ -84,6 +88,7 @@ const (
 const (
 	viewExchanges = iota // one row per exchange, message and error
 	viewEvents           // every event but frames, one per row
+	viewH2Frames         // the connection's HTTP/2 frames (F, h2frames.go)
 )
 
 // UI is the dashboard. Its methods, except Run and Quit, must be called

@@ -237,9 +237,9 @@ func TestHelpListsEveryKey(t *testing.T) {
 		cfg  Config
 		want []string
 	}{
-		{"live", Config{}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "/", "h  H", "P", "v", "s", "f", "p", "w", "c", "?", "q  Ctrl-C", "mouse"}},
-		{"with -w", Config{CaptureFile: "cap.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "/", "h  H", "P", "v", "s", "f", "p", "c", "?", "q  Ctrl-C", "mouse"}},
-		{"view", Config{ReadOnly: true, Source: "x.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "/", "h  H", "P", "v", "s", "f", "c", "?", "q  Ctrl-C", "mouse"}},
+		{"live", Config{}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "F", "/", "h  H", "P", "v", "s", "f", "p", "w", "c", "?", "q  Ctrl-C", "mouse"}},
+		{"with -w", Config{CaptureFile: "cap.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "F", "/", "h  H", "P", "v", "s", "f", "p", "c", "?", "q  Ctrl-C", "mouse"}},
+		{"view", Config{ReadOnly: true, Source: "x.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "F", "/", "h  H", "P", "v", "s", "f", "c", "?", "q  Ctrl-C", "mouse"}},
 	} {
 		u := newTestUI(t, tc.cfg, fixture())
 		u.press(tcell.KeyRune, '?')

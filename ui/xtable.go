@@ -41,21 +41,22 @@ func exchangesSpecs(int) []colSpec {
 }
 
 func (t exchangesTable) GetRowCount() int    { return 1 + t.u.rowCount() }
-func (t exchangesTable) GetColumnCount() int { return len(exchangesHeader) }
+func (t exchangesTable) GetColumnCount() int { return len(t.u.xcols()) }
 
 func (t exchangesTable) GetCell(row, col int) *tview.TableCell {
-	if row < 0 || row > t.u.rowCount() || col < 0 || col >= len(exchangesHeader) {
+	cols := t.u.xcols() // an HTTP/2 connection's has its streams' (h2view.go)
+	if row < 0 || row > t.u.rowCount() || col < 0 || col >= len(cols) {
 		return nil
 	}
-	tb := t.u.timeline
+	tb, lc := t.u.timeline, cols[col]
 	if row == 0 {
-		return tb.sized(header(exchangesHeader[col]), col, col == xcPath)
+		return tb.sized(header(xHeader(lc)), col, lc == xcPath)
 	}
 	r, ok := t.u.xrowAt(row)
 	if !ok {
 		return nil
 	}
-	return tb.sized(cell(t.text(row, col), t.color(r, col)), col, col == xcPath)
+	return tb.sized(cell(t.text(row, col), t.color(r, lc)), col, lc == xcPath)
 }
 
 // color is a cell's color: a request's method green, a status by its
@@ -125,8 +126,13 @@ func (u *UI) xrowAt(row int) (xrow, bool) {
 
 // text is a cell's text.
 func (t exchangesTable) text(row, col int) string {
+	cols := t.u.xcols()
+	if col < 0 || col >= len(cols) {
+		return ""
+	}
+	col = cols[col]
 	if row == 0 {
-		return exchangesHeader[col]
+		return xHeader(col)
 	}
 	r, ok := t.u.xrowAt(row)
 	if !ok {
@@ -148,7 +154,14 @@ func (t exchangesTable) text(row, col int) string {
 
 // eventRowText is a message's or an error's row.
 func eventRowText(ev *capture.Event, c *conn, col int) string {
+	if ev.Conn == 0 {
+		return globalRowText(ev, c, col) // global.go
+	}
 	switch col {
+	case xcStream:
+		if ev.Stream != 0 {
+			return strconv.FormatUint(uint64(ev.Stream), 10)
+		}
 	case xcTime:
 		return rel(ev.Time, c.opened)
 	case xcMethod:
@@ -198,6 +211,10 @@ func exchangeText(x *exchange, c *conn, col int, now time.Time) string {
 		lv = x.live
 	}
 	switch col {
+	case xcStream:
+		return streamCell(x)
+	case xcLanes:
+		return x.lanes
 	case xcTime:
 		if x.start.IsZero() {
 			return ""

@@ -217,7 +217,7 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		cfg.KeyLog = keys
 	}
 	p := proxy.New(cfg)
-	var status []string // each listener for the dashboard's status line
+	var status []ui.Listener // each listener for the dashboard's status line
 	for i, l := range lns {
 		addr := sockets[i].Addr().String()
 		fmt.Fprintf(stderr, "frametap: listening on %s, %s", addr, l.describe(addr, proxyAuth != nil, o.mark))
@@ -228,7 +228,7 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 			fmt.Fprintf(stderr, ", pcap to %s", displayName(o.pcap))
 		}
 		fmt.Fprintln(stderr)
-		status = append(status, addr+" "+l.mode.String())
+		status = append(status, ui.Listener{Addr: addr, Mode: l.mode.String()})
 		if proxyAuth != nil && l.mode != proxy.SOCKS5 && l.mode != proxy.Reverse && l.mode != proxy.Transparent {
 			fmt.Fprintf(stderr, "frametap: note: --proxyauth applies to SOCKS5 listeners only: the %s listener on %s takes any client that reaches it\n", l.mode, addr)
 		}
@@ -262,12 +262,9 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		listen, modeName := ln.Addr().String(), lns[0].mode.String()
 		if demo != nil {
 			modeName += " (demo)"
+			status[0].Mode = modeName
 		}
-		if len(lns) > 1 {
-			// Every listener, until ui.Config has a field for them.
-			listen, modeName = strings.Join(status, " · "), ""
-		}
-		dash := ui.New(ui.Config{Listen: listen, Mode: modeName, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure, HideHosts: o.uiHide, Push: push.Config{LongPoll: o.longPoll}}, store)
+		dash := ui.New(ui.Config{Listen: listen, Mode: modeName, Listeners: status, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure, HideHosts: o.uiHide, Push: push.Config{LongPoll: o.longPoll}}, store)
 		uiErr := make(chan error, 1)
 		go func() { uiErr <- dash.Run(ctx) }()
 		select {

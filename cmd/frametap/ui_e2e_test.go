@@ -153,8 +153,8 @@ func TestE2EDashboardDemoInTmux(t *testing.T) {
 		filter string
 		wants  []string
 	}{
-		{"api/poll", []string{"requests on 1 TCP connection (keep-alive)", "/api/poll"}},
-		{"api/longpoll", []string{"/api/longpoll?after=2", "requests on 1 TCP connection (keep-alive)"}},
+		{"api/poll", []string{"requests on 1 TCP connection, one at a time (keep-alive)", "/api/poll"}},
+		{"api/longpoll", []string{"/api/longpoll?after=2", "requests on 1 TCP connection, one at a time (keep-alive)"}},
 		{"api/stream", []string{"/api/stream", "event-stream"}},
 		{"h2/assets", []string{"/h2/assets/icon-", "HTTP/2"}},
 		{"h2ws", []string{"→ TEXT", "← TEXT", "WebSocket:", "pushed by the server"}},

@@ -223,13 +223,12 @@ func viewFile(path string, flt *filter.Filter, uiEvents int, stderr io.Writer) e
 	return err
 }
 
-// storeAdder adds events to store, but meta events: how the capture was
-// written, no connection's (the dashboard would show it as one).
+// storeAdder adds events to store, meta events too: the dashboard says
+// on its status line that the capture was written with --filter, and
+// shows no connection for an event of no connection.
 func storeAdder(store *ui.Store) func(*capture.Event) error {
 	return func(ev *capture.Event) error {
-		if ev.Kind != capture.KindMeta {
-			store.AddOwned(ev)
-		}
+		store.AddOwned(ev)
 		return nil
 	}
 }
