@@ -32,8 +32,8 @@ func (u *UI) keys() []dashKey {
 		{help: binding{"Enter", "open: connection → its timeline → the row's detail"}},
 		{help: binding{"Esc", "back one pane; in the connections pane, clear the filter"}},
 		{help: binding{"t", "timeline: one row per exchange, or every event"}, runes: "t", on: func(rune) { u.toggleView() }},
-		{help: binding{"/", "filter: host, path, direction, op, text, decoded bodies"}, runes: "/", on: func(rune) {
-			u.openPrompt("filter", "filter (regex or text): ", u.filterSrc())
+		{help: binding{"/", "filter: ~ws ~op text · ~b hello · a word is ~u (atoms below)"}, runes: "/", on: func(rune) {
+			u.openPrompt("filter", filterLabel, u.filterSrc())
 		}},
 		{help: binding{"h  H", "hide the selected connection's host / edit the hidden hosts"}, runes: "hH", on: func(r rune) {
 			if r == 'h' {
@@ -102,6 +102,7 @@ func (u *UI) helpText() string {
 	for _, l := range helpLegend {
 		fmt.Fprintf(&sb, " [gray]%s[-]\n", l)
 	}
+	sb.WriteString(filterHelp())
 	return sb.String()
 }
 
@@ -115,8 +116,9 @@ func (u *UI) onKey(ev *tcell.EventKey) *tcell.EventKey {
 	if u.helpShown {
 		if ev.Key() == tcell.KeyEscape || ev.Key() == tcell.KeyRune && (ev.Rune() == 'q' || ev.Rune() == '?') {
 			u.showHelp(false)
+			return nil
 		}
-		return nil
+		return ev // to the help page, which scrolls; nothing else acts
 	}
 	if u.prompting != "" {
 		return ev // the prompt takes every key; Enter and Esc end it
@@ -137,7 +139,7 @@ func (u *UI) onKey(ev *tcell.EventKey) *tcell.EventKey {
 		if u.pane > paneConns {
 			u.setPane(u.pane - 1)
 		} else if u.st.filter != nil {
-			u.setFilter("")
+			u.clearFilter()
 		}
 		return nil
 	case tcell.KeyRune:
@@ -174,6 +176,10 @@ func (u *UI) openPrompt(kind, label, text string) {
 
 func (u *UI) promptDone(key tcell.Key) {
 	kind, text := u.prompting, u.prompt.GetText()
+	if kind == "filter" && key == tcell.KeyEnter && !u.applyFilter(text) {
+		return // the prompt stays, the error under it
+	}
+	u.hidePromptError()
 	u.prompting = ""
 	u.layout.ResizeItem(u.prompt, 0, 0)
 	u.setPane(u.pane)
@@ -181,8 +187,6 @@ func (u *UI) promptDone(key tcell.Key) {
 		return
 	}
 	switch kind {
-	case "filter":
-		u.setFilter(text)
 	case "write":
 		u.write(text)
 	case "hide":
@@ -199,8 +203,9 @@ func (u *UI) filterSrc() string {
 	return u.st.filter.source()
 }
 
-func (u *UI) setFilter(src string) {
-	u.st.setFilter(newFilter(src), u.store)
+// clearFilter shows every connection again.
+func (u *UI) clearFilter() {
+	u.st.setFilter(nil, u.store)
 	u.reselect()
 }
 

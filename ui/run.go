@@ -140,9 +140,11 @@ func (u *UI) refresh() {
 		for k, ev := range evs {
 			u.st.apply(first+k, ev)
 		}
+		u.st.settle(u.store)
 		if b := u.store.Base(); b != u.base {
 			u.base = b
 			u.st.trim(b)
+			u.st.trimFilter(b, u.store)
 			u.tlScanned, u.tlView = 0, nil
 			u.resetExchanges() // the rows' indices moved
 		}

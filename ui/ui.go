@@ -106,6 +106,10 @@ type UI struct {
 	helpCol  *tview.Flex // the help page's column, sized by the terminal
 	panes    []tview.Primitive
 
+	// Issue 14's: the filter's error line and view state (filterview.go).
+	promptErr *tview.TextView // under the prompt: what is wrong with what it holds
+	fv        filterView
+
 	connView  []*conn        // the connections the filter and the hidden hosts let through
 	tlConn    *conn          // the connection the timeline shows
 	tlView    []int          // events view: absolute indices of its rows the filter lets through
@@ -208,6 +212,7 @@ func (u *UI) build() {
 
 	u.prompt = tview.NewInputField().SetFieldBackgroundColor(tcell.ColorDarkSlateGray)
 	u.prompt.SetDoneFunc(u.promptDone)
+	u.promptErr = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 
 	u.status = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 	u.help = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
@@ -221,6 +226,7 @@ func (u *UI) build() {
 		AddItem(u.summary, 3, 0, false).
 		AddItem(u.lower, 0, 2, false).
 		AddItem(u.prompt, 0, 0, false).
+		AddItem(u.promptErr, 0, 0, false).
 		AddItem(u.status, 1, 0, false)
 	u.panes = []tview.Primitive{u.conns, u.timeline, u.detail}
 	for i, p := range u.panes {
@@ -232,7 +238,7 @@ func (u *UI) build() {
 
 	u.helpCol = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(nil, 0, 1, false).
-		AddItem(u.help, len(u.bindings())+len(helpLegend)+2, 0, true).
+		AddItem(u.help, u.helpHeight(), 0, true).
 		AddItem(nil, 0, 1, false)
 	helpBox := tview.NewFlex().
 		AddItem(nil, 0, 1, false).

@@ -147,13 +147,21 @@ func TestFilter(t *testing.T) {
 		exchanges string   // in the exchanges view's title
 		events    string   // in the events view's title
 	}{
-		{"logo", []string{"#1 127.0.0.1:50312"}, []string{"#2 127.0.0.1:50314"}, "Exchanges #1 api.test (1 rows)", "Timeline #1 api.test (1 rows)"},
-		{"chat.test", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (8 rows)", "Timeline #2 chat.test (13 rows)"},
-		{`poll\?n=[13]`, []string{"#1 127.0.0.1:50312"}, []string{"#2"}, "Exchanges #1 api.test (2 rows)", "Timeline #1 api.test (2 rows)"},
-		{"HELLO WORLD", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (1 rows)", "Timeline #2 chat.test (1 rows)"},
-		{"^server", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (3 rows)", "Timeline #2 chat.test (3 rows)"},
-		// A response body's text keeps the whole exchange.
-		{"price", []string{"#1 127.0.0.1:50312"}, []string{"#2 127.0.0.1:50314"}, "Exchanges #1 api.test (1 rows)", "Timeline #1 api.test (1 rows)"},
+		// A word alone is ~u: the exchange, its request and its response,
+		// and the connection's open (outside any exchange, it matches when
+		// one of the connection's does).
+		{"logo", []string{"#1 127.0.0.1:50312"}, []string{"#2 127.0.0.1:50314"}, "Exchanges #1 api.test (1 rows)", "Timeline #1 api.test (3 rows)"},
+		{`poll\?n=[13]`, []string{"#1 127.0.0.1:50312"}, []string{"#2"}, "Exchanges #1 api.test (2 rows)", "Timeline #1 api.test (5 rows)"},
+		// Message atoms: the messages, not their connection's other rows.
+		{"~ws ~op text", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (1 rows)", "Timeline #2 chat.test (1 rows)"},
+		{`~b "HELLO WORLD"`, []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (1 rows)", "Timeline #2 chat.test (1 rows)"},
+		{"~wq", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (3 rows)", "Timeline #2 chat.test (3 rows)"},
+		{"~op text !~fin", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (1 rows)", "Timeline #2 chat.test (1 rows)"},
+		// A connection atom and an event atom: the WebSocket's requests.
+		{"~websocket ~q", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (2 rows)", "Timeline #2 chat.test (2 rows)"},
+		// A response body's text keeps the whole exchange, and in the
+		// events view the response.
+		{"~b price", []string{"#1 127.0.0.1:50312"}, []string{"#2 127.0.0.1:50314"}, "Exchanges #1 api.test (1 rows)", "Timeline #1 api.test (1 rows)"},
 	} {
 		u := newTestUI(t, Config{}, fixture())
 		u.press(tcell.KeyRune, '/')
