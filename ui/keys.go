@@ -42,6 +42,7 @@ func (u *UI) keys() []dashKey {
 				u.openPrompt("hide", "hidden hosts (space-separated; empty shows all): ", strings.Join(u.hidden, " "))
 			}
 		}},
+		{help: binding{"i", "inject a message into the WebSocket, to the server or the client"}, runes: "i", when: func() bool { return u.cfg.Inject != nil }, on: func(rune) { u.askInject() }},
 		{help: binding{"v", "show bodies by type, as JSON paths, as text, in hex"}, runes: "v", on: func(rune) { u.cycleBodyMode() }},
 		{help: binding{"s", "save the selected body or message payload to a file"}, runes: "s", on: func(rune) { u.askSave() }},
 		{help: binding{"f", "follow new connections and rows on/off"}, runes: "f", on: func(rune) {
@@ -120,8 +121,8 @@ func (u *UI) onKey(ev *tcell.EventKey) *tcell.EventKey {
 		}
 		return ev // to the help page, which scrolls; nothing else acts
 	}
-	if u.prompting != "" {
-		return ev // the prompt takes every key; Enter and Esc end it
+	if u.prompting != "" || u.comp != nil {
+		return ev // the prompt (the composer) takes every key; Enter and Esc end it
 	}
 	switch ev.Key() {
 	case tcell.KeyTab:

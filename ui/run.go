@@ -150,6 +150,7 @@ func (u *UI) refresh() {
 		}
 	}
 	u.takeLive()
+	u.takeInjectNews()
 	u.takeSample()
 	u.connView = u.st.visible(u.connView, u.hidden)
 	u.updateTimeline()

@@ -67,6 +67,10 @@ type Config struct {
 	// HideHosts lists hosts whose connections are hidden at start (the h
 	// key adds to it, H edits it): a host, or host:port.
 	HideHosts []string
+
+	// Inject writes messages into live WebSocket connections (the i key,
+	// composer.go). If nil, there is no i key (a saved capture).
+	Inject Injector
 }
 
 // Panes, in Tab order.
@@ -109,6 +113,7 @@ type UI struct {
 	// Issue 14's: the filter's error line and view state (filterview.go).
 	promptErr *tview.TextView // under the prompt: what is wrong with what it holds
 	fv        filterView
+	comp      *composer // the inject composer while it is open (composer.go)
 
 	connView  []*conn        // the connections the filter and the hidden hosts let through
 	tlConn    *conn          // the connection the timeline shows
