@@ -261,7 +261,8 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 			// Every listener, until ui.Config has a field for them.
 			listen, modeName = strings.Join(status, " · "), ""
 		}
-		dash := ui.New(ui.Config{Listen: listen, Mode: modeName, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure, HideHosts: o.uiHide}, store)
+		dash := ui.New(ui.Config{Listen: listen, Mode: modeName, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure, HideHosts: o.uiHide,
+			Inject: dashInjector{p}}, store)
 		uiErr := make(chan error, 1)
 		go func() { uiErr <- dash.Run(ctx) }()
 		select {
