@@ -43,6 +43,7 @@ func (u *UI) keys() []dashKey {
 			}
 		}},
 		{help: binding{"i", "inject a message into the WebSocket, to the server or the client"}, runes: "i", when: func() bool { return u.cfg.Inject != nil }, on: func(rune) { u.askInject() }},
+		{help: binding{"e  E", "copy as a command (curl; websocat) to a file / the clipboard"}, runes: "eE", on: func(r rune) { u.askExport(r == 'E') }},
 		{help: binding{"v", "show bodies by type, as JSON paths, as text, in hex"}, runes: "v", on: func(rune) { u.cycleBodyMode() }},
 		{help: binding{"s", "save the selected body or message payload to a file"}, runes: "s", on: func(rune) { u.askSave() }},
 		{help: binding{"f", "follow new connections and rows on/off"}, runes: "f", on: func(rune) {
@@ -194,6 +195,8 @@ func (u *UI) promptDone(key tcell.Key) {
 		u.setHidden(strings.Fields(text))
 	case "save":
 		u.save(text)
+	case "export":
+		u.export(text)
 	}
 }
 

@@ -113,7 +113,9 @@ type UI struct {
 	// Issue 14's: the filter's error line and view state (filterview.go).
 	promptErr *tview.TextView // under the prompt: what is wrong with what it holds
 	fv        filterView
-	comp      *composer // the inject composer while it is open (composer.go)
+	comp      *composer    // the inject composer while it is open (composer.go)
+	exporting *exported    // the command the export prompt writes (copyas.go)
+	scr       tcell.Screen // the screen drawn on, for OSC 52 (copyas.go)
 
 	connView  []*conn        // the connections the filter and the hidden hosts let through
 	tlConn    *conn          // the connection the timeline shows
@@ -255,6 +257,9 @@ func (u *UI) build() {
 	u.help.SetWrap(true).SetScrollable(true)
 	u.root = &rootView{Pages: u.pages, u: u}
 	u.app.SetRoot(u.root, true).SetInputCapture(u.onKey)
-	u.app.SetAfterDrawFunc(func(tcell.Screen) { u.onceDraw.Do(func() { close(u.started) }) })
+	u.app.SetAfterDrawFunc(func(scr tcell.Screen) {
+		u.scr = scr
+		u.onceDraw.Do(func() { close(u.started) })
+	})
 	u.setPane(paneConns)
 }

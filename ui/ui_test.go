@@ -245,9 +245,10 @@ func TestHelpListsEveryKey(t *testing.T) {
 		cfg  Config
 		want []string
 	}{
-		{"live", Config{}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "/", "h  H", "v", "s", "f", "p", "w", "c", "?", "q  Ctrl-C", "mouse"}},
-		{"with -w", Config{CaptureFile: "cap.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "/", "h  H", "v", "s", "f", "p", "c", "?", "q  Ctrl-C", "mouse"}},
-		{"view", Config{ReadOnly: true, Source: "x.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "/", "h  H", "v", "s", "f", "c", "?", "q  Ctrl-C", "mouse"}},
+		{"live", Config{}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "/", "h  H", "e  E", "v", "s", "f", "p", "w", "c", "?", "q  Ctrl-C", "mouse"}},
+		{"with -w", Config{CaptureFile: "cap.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "/", "h  H", "e  E", "v", "s", "f", "p", "c", "?", "q  Ctrl-C", "mouse"}},
+		{"with inject", Config{Inject: newTestInjector()}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "/", "h  H", "i", "e  E", "v", "s", "f", "p", "w", "c", "?", "q  Ctrl-C", "mouse"}},
+		{"view", Config{ReadOnly: true, Source: "x.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "/", "h  H", "e  E", "v", "s", "f", "c", "?", "q  Ctrl-C", "mouse"}},
 	} {
 		u := newTestUI(t, tc.cfg, fixture())
 		u.press(tcell.KeyRune, '?')
