@@ -223,7 +223,7 @@ func (u *UI) build() {
 
 	u.status = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 	u.help = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
-	u.help.SetBorder(true).SetTitle(" Keys (Esc or q closes) ")
+	u.help.SetBorder(true).SetTitle(" Keys, then filters (↓ PgDn scroll · Esc or q closes) ")
 
 	u.lower = tview.NewFlex().
 		AddItem(u.timeline, 0, 1, false).

@@ -215,7 +215,7 @@ func helpKeys(t *testing.T, lines []string) []string {
 	in := false
 	for _, l := range lines {
 		switch {
-		case strings.Contains(l, "Keys (Esc or q closes)"):
+		case strings.Contains(l, "Keys, then filters (↓ PgDn scroll · Esc or q closes)"):
 			in = true
 			continue
 		case !in:
@@ -264,10 +264,10 @@ func TestHelpListsEveryKey(t *testing.T) {
 			t.Errorf("%s: j under the help moved the selection to %d", tc.name, r)
 		}
 		u.press(tcell.KeyEscape, 0)
-		mustNotContain(t, u.text(), "Keys (Esc or q closes)")
+		mustNotContain(t, u.text(), "Keys, then filters (↓ PgDn scroll · Esc or q closes)")
 		u.press(tcell.KeyRune, '?')
 		u.press(tcell.KeyRune, 'q')
-		mustNotContain(t, u.text(), "Keys (Esc or q closes)")
+		mustNotContain(t, u.text(), "Keys, then filters (↓ PgDn scroll · Esc or q closes)")
 		select {
 		case <-u.quit:
 			t.Errorf("%s: q on the help page should close it, not quit", tc.name)
