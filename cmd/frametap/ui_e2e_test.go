@@ -130,7 +130,7 @@ func TestE2EDashboardDemoInTmux(t *testing.T) {
 	// a WebSocket one shows messages both ways.
 	for _, f := range []struct{ filter, want1, want2 string }{
 		{"api/poll", "requests on 1 TCP connection (keep-alive)", "/api/poll"},
-		{"websocket", "→ TEXT", "← TEXT"},
+		{"~websocket", "→ TEXT", "← TEXT"}, // a word alone is ~u: the connection atom takes a ~
 	} {
 		s.keys("/")
 		s.keys("C-u")
