@@ -315,11 +315,6 @@ func (s *state) hiddenCount(hidden []string) int {
 	return n
 }
 
-// text is what the filter matches of a connection's own fields.
-func (c *conn) text() string {
-	return fmt.Sprintf("#%d %s %s %s %s", c.id, c.client, c.host, c.scheme, c.state)
-}
-
 // summary explains the connection in words: how many exchanges reused it,
 // who spoke on its WebSocket, and what the bytes were spent on.
 func (c *conn) summary() []string {
