@@ -122,6 +122,9 @@ func (u *UI) onKey(ev *tcell.EventKey) *tcell.EventKey {
 		}
 		return ev // to the help page, which scrolls; nothing else acts
 	}
+	if u.comp != nil && !u.comp.form.HasFocus() {
+		u.focusComposer(u.comp.focus) // a click took the focus away
+	}
 	if u.prompting != "" || u.comp != nil {
 		return ev // the prompt (the composer) takes every key; Enter and Esc end it
 	}

@@ -289,6 +289,7 @@ func (s *state) clear() {
 	s.conns = kept
 	if s.filter != nil {
 		s.filter.restart(s.applied) // the events are gone: so is what they said
+		s.staleAll()
 	}
 }
 

@@ -305,6 +305,23 @@ func TestE2EDashboardInjectInTmux(t *testing.T) {
 		t.Errorf("tmux's buffer after E: %q", buf)
 	}
 
+	// The connection closes while the composer is open: Enter says so,
+	// nothing is sent.
+	s.keys("i")
+	s.waitFor(10*time.Second, "the composer on a live connection", "Inject into #")
+	nc.Close()
+	s.waitFor(10*time.Second, "the connection closed", "conns 0 open / 1")
+	s.keys("Enter")
+	screen = s.waitFor(10*time.Second, "injecting into a closed connection", "inject: ")
+	if !regexp.MustCompile(`inject: (no such open connection|the connection closed|not a WebSocket)`).MatchString(screen) {
+		t.Errorf("injecting into a closed connection:\n%s", screen)
+	}
+	s.keys("Escape")
+	s.waitGone(10*time.Second, "Inject into")
+	if got := srv.received(); len(got) != 2 {
+		t.Errorf("the server received %q", got)
+	}
+
 	s.keys("q")
 	s.waitExit("q")
 	// The capture marks the injected frame and message.
