@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/frametap/frametap/capture"
 	"github.com/gdamore/tcell/v2"
@@ -62,6 +63,21 @@ func (ti *testInjector) last(t *testing.T) Injection {
 	return ti.got[len(ti.got)-1]
 }
 
+// settleInject refreshes until the dashboard took what the Inject call
+// returned (the dashboard's goroutine reports it just after it returns).
+func settleInject(t *testing.T, u *UI) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		u.refresh()
+		if u.comp == nil || u.comp.news == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dashboard never heard back from Inject")
+		}
+	}
+}
+
 // liveWS is the fixture's WebSocket connection, still open.
 func liveWS() []capture.Event {
 	var evs []capture.Event
@@ -111,7 +127,7 @@ func TestComposerPrefillAndSend(t *testing.T) {
 	if !m.ToServer || m.Op != "text" || string(m.Payload) != `{"push":1,"px":9.5}!` {
 		t.Errorf("injected %+v", m)
 	}
-	u.refresh()
+	settleInject(t, u)
 	s = u.text()
 	mustNotContain(t, s, "Inject into")
 	mustContain(t, s, "injected a text message (20 B) to the server of #2")
@@ -166,7 +182,7 @@ func TestComposerRefused(t *testing.T) {
 	u.typeText("bye")
 	u.press(tcell.KeyEnter, 0)
 	<-ti.returned
-	u.refresh()
+	settleInject(t, u)
 	s := u.text()
 	mustContain(t, s, "close code 1005 is reserved")
 	mustContain(t, s, "Inject into #2")
@@ -192,7 +208,7 @@ func TestComposerWaitThenEsc(t *testing.T) {
 	if err := <-ti.returned; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Inject returned %v", err)
 	}
-	u.refresh()
+	settleInject(t, u)
 	s := u.text()
 	mustContain(t, s, "nothing was sent")
 	mustContain(t, s, "Inject into #2")
