@@ -52,7 +52,7 @@ func timelineRows(screen string) []string {
 func TestE2EDashboardFilterLanguageInTmux(t *testing.T) {
 	requireE2E(t)
 	s := startTmux(t, fmt.Sprintf("GORACE=atexit_sleep_ms=10 %q demo", e2eBinary), 200, 50)
-	s.waitFor(20*time.Second, "the demo", "Connections (", "websocket", "← TEXT", "regular (demo)")
+	s.waitFor(40*time.Second, "the demo", "Connections (", "websocket", "← TEXT", "regular (demo)")
 
 	// A message-level expression: the server's text messages. The
 	// connections pane keeps the WebSockets; the timeline (exchanges view,
@@ -62,7 +62,7 @@ func TestE2EDashboardFilterLanguageInTmux(t *testing.T) {
 	s.keys("C-u")
 	s.keys("-l", "~ws & ~op text")
 	s.keys("Enter")
-	screen := s.waitFor(10*time.Second, "the filter", "filter ~ws & ~op text", "← TEXT")
+	screen := s.waitFor(20*time.Second, "the filter", "filter ~ws & ~op text", "← TEXT")
 	if !regexp.MustCompile(`Connections \(\d+ of \d+\)`).MatchString(screen) {
 		t.Errorf("the connections pane does not say it is filtered:\n%s", screen)
 	}
@@ -88,7 +88,7 @@ func TestE2EDashboardFilterLanguageInTmux(t *testing.T) {
 	}
 	checkRows("exchanges view")
 	s.keys("t")
-	s.waitFor(10*time.Second, "the events view", "Timeline #")
+	s.waitFor(20*time.Second, "the events view", "Timeline #")
 	checkRows("events view")
 
 	// A bad expression: the error under the prompt, where it is wrong;
@@ -97,7 +97,7 @@ func TestE2EDashboardFilterLanguageInTmux(t *testing.T) {
 	s.keys("C-u")
 	s.keys("-l", "~d (foo")
 	s.keys("Enter")
-	screen = s.waitFor(10*time.Second, "a bad expression", `filter: unbalanced "(" at column 4`, "filter ~ws & ~op text")
+	screen = s.waitFor(20*time.Second, "a bad expression", `filter: unbalanced "(" at column 4`, "filter ~ws & ~op text")
 	lines := strings.Split(screen, "\n")
 	for i, l := range lines {
 		if strings.Contains(l, "unbalanced") && i > 0 {
@@ -107,15 +107,15 @@ func TestE2EDashboardFilterLanguageInTmux(t *testing.T) {
 		}
 	}
 	s.keys("Escape") // the prompt closes; the focus is back on the connections pane
-	s.waitGone(10*time.Second, "unbalanced")
+	s.waitGone(20*time.Second, "unbalanced")
 	s.keys("Escape") // which clears the filter
-	s.waitGone(10*time.Second, "filter ~ws & ~op text")
+	s.waitGone(20*time.Second, "filter ~ws & ~op text")
 
 	// ? lists the filter atoms.
 	s.keys("?")
-	s.waitFor(10*time.Second, "the help", "Keys, then filters", "i ", "e  E")
+	s.waitFor(20*time.Second, "the help", "Keys, then filters", "i ", "e  E")
 	s.keys("G")
-	s.waitFor(10*time.Second, "the help's end", "~jq PATH=V", "~code 1002 | ~e")
+	s.waitFor(20*time.Second, "the help's end", "~jq PATH=V", "~code 1002 | ~e")
 	s.keys("q")
 	s.keys("q")
 	s.waitExit("q")
@@ -234,7 +234,7 @@ func TestE2EDashboardInjectInTmux(t *testing.T) {
 	// i: the composer, prefilled from the selected row; toward the
 	// server, a text typed anew.
 	s.keys("i")
-	s.waitFor(10*time.Second, "the composer", "Inject into #", "Enter send")
+	s.waitFor(20*time.Second, "the composer", "Inject into #", "Enter send")
 	// To: the server (the prefill depends on the row follow selected).
 	for k := 0; k < 3 && !strings.Contains(s.pane(), "[server]"); k++ {
 		s.keys("Right")
@@ -244,6 +244,7 @@ func TestE2EDashboardInjectInTmux(t *testing.T) {
 	s.keys("Tab", "Tab")
 	s.keys("C-a", "C-k") // tview's TextArea: start of line, delete to its end
 	s.keys("-l", "injected by tmux")
+	s.waitFor(20*time.Second, "the payload typed", "Payload injected by tmux")
 	s.keys("Enter")
 	screen := s.waitFor(15*time.Second, "the injected message", "injected a text message", "injected · injected by tmux", "echo: injected by tmux")
 	t.Logf("after the injection:\n%s", screen)
@@ -263,37 +264,39 @@ func TestE2EDashboardInjectInTmux(t *testing.T) {
 	// A close code the RFC forbids is refused in the composer, with the
 	// rule; nothing is sent.
 	s.keys("i")
-	s.waitFor(10*time.Second, "the composer again", "Inject into #")
+	s.waitFor(20*time.Second, "the composer again", "Inject into #")
 	s.keys("Tab")
 	for k := 0; k < 5; k++ {
 		s.keys("Right")
 	}
-	s.waitFor(10*time.Second, "close chosen", "[close]", "Code")
+	s.waitFor(20*time.Second, "close chosen", "[close]", "Code")
 	s.keys("Tab")
 	s.keys("-l", "1005")
+	s.waitFor(20*time.Second, "the code typed", "Code    1005")
 	s.keys("Enter")
-	s.waitFor(10*time.Second, "the refusal", "close code 1005 is reserved")
+	s.waitFor(20*time.Second, "the refusal", "close code 1005 is reserved")
 	s.keys("Escape")
-	s.waitGone(10*time.Second, "Inject into")
+	s.waitGone(20*time.Second, "Inject into")
 
 	// e writes the WebSocket as websocat to a file; E puts it on the
 	// clipboard (tmux's buffer, through OSC 52).
 	s.keys("e")
-	s.waitFor(10*time.Second, "the export prompt", "write a websocat command and 2 client messages to: frametap-")
+	s.waitFor(20*time.Second, "the export prompt", "write a websocat command and 2 client messages to: frametap-")
 	s.keys("C-u")
 	s.keys("-l", filepath.Join(dir, "chat.sh"))
+	s.waitFor(20*time.Second, "the path typed", "to: "+filepath.Join(dir, "chat.sh"))
 	s.keys("Enter")
 	var b []byte
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if b, err = os.ReadFile(filepath.Join(dir, "chat.sh")); err == nil || time.Now().After(deadline) {
 			break
 		}
 	}
 	if err != nil || !strings.Contains(string(b), "websocat ws://"+addr+"/chat") || !strings.Contains(string(b), "hello from the client") {
-		t.Errorf("chat.sh: %v\n%s", err, b)
+		t.Errorf("chat.sh: %v\n%s\n%s", err, b, s.pane())
 	}
 	s.keys("E")
-	s.waitFor(10*time.Second, "the copy", "copied a websocat command")
+	s.waitFor(20*time.Second, "the copy", "copied a websocat command")
 	var buf string
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		buf, _ = s.tm("show-buffer")
@@ -308,7 +311,7 @@ func TestE2EDashboardInjectInTmux(t *testing.T) {
 	// The connection closes while the composer is open: Enter says so,
 	// nothing is sent.
 	s.keys("i")
-	s.waitFor(10*time.Second, "the composer on a live connection", "Inject into #")
+	s.waitFor(20*time.Second, "the composer on a live connection", "Inject into #")
 	nc.Close()
 	for deadline := time.Now().Add(10 * time.Second); !regexp.MustCompile(`conns 0 open / 1|0/1 conns`).MatchString(s.pane()); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -316,12 +319,12 @@ func TestE2EDashboardInjectInTmux(t *testing.T) {
 		}
 	}
 	s.keys("Enter")
-	screen = s.waitFor(10*time.Second, "injecting into a closed connection", "inject: ")
+	screen = s.waitFor(20*time.Second, "injecting into a closed connection", "inject: ")
 	if !regexp.MustCompile(`inject: (no such open connection|the connection closed|not a WebSocket)`).MatchString(screen) {
 		t.Errorf("injecting into a closed connection:\n%s", screen)
 	}
 	s.keys("Escape")
-	s.waitGone(10*time.Second, "Inject into")
+	s.waitGone(20*time.Second, "Inject into")
 	if got := srv.received(); len(got) != 2 {
 		t.Errorf("the server received %q", got)
 	}
