@@ -20,6 +20,7 @@ type Index struct {
 	conns []iconn
 	live  map[uint64]int32 // conn number -> its iconn, for the latest open of that number
 	xs    []uint64         // exchange bits, by exchange id
+	gens  uint64           // the last Gen handed out
 }
 
 // rec is what an Index keeps of one event.
@@ -48,6 +49,7 @@ type iconn struct {
 	// before it (minus the distance), 0 for the first.
 	frames [2]int
 	ctrl   [2]int // per direction, the control frame awaiting its message (index in recs), -1 none
+	gen    uint64 // see Gen
 }
 
 // NewIndex returns an empty Index for f whose first event will have index
@@ -70,6 +72,7 @@ func (x *Index) Add(ev *capture.Event) {
 		x.live[ev.Conn] = ci
 	}
 	c := &x.conns[ci]
+	flags, src, xany := c.flags, c.src, c.any
 	c.flags |= evidence(ev)
 	r := rec{conn: ci, exch: -1}
 	wsEvent := false
@@ -144,6 +147,10 @@ func (x *Index) Add(ev *capture.Event) {
 			r.exch = -2
 		}
 	}
+	if c.flags != flags || c.src != src || c.any != xany || c.gen == 0 {
+		x.gens++
+		c.gen = x.gens
+	}
 	x.recs = append(x.recs, r)
 }
 
@@ -207,6 +214,21 @@ func (x *Index) exchange(c *iconn, seq int, stream uint32, create bool) int32 {
 func (x *Index) newExchange() int32 {
 	x.xs = append(x.xs, 0)
 	return int32(len(x.xs) - 1)
+}
+
+// Gen returns the generation of what every event of event i's connection
+// is judged with: its connection atoms' evidence, and the exchange atoms
+// true of some exchange of it (what an event outside any exchange takes).
+// It changes when an added event changes them, and differs between two
+// connections (0 for an event not added). While it stays the same, the
+// verdict on an event of the connection can change only by what is its
+// own: a request or response by its exchange's other half, a frame by its
+// message. A live view re-judges a connection's events when it changes.
+func (x *Index) Gen(i int) uint64 {
+	if i < x.base || i >= x.Len() {
+		return 0
+	}
+	return x.conns[x.recs[i-x.base].conn].gen
 }
 
 // Match reports whether event i matches, judged with everything added so

@@ -183,3 +183,44 @@ func TestDeps(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexGen checks the promise a live view relies on: while Gen of an
+// event's connection stays the same, the verdict on an event that is not
+// a request, a response or a frame does not change as events are added;
+// and each connection has its own Gen.
+func TestIndexGen(t *testing.T) {
+	fx := fixture()
+	evs := make([]*capture.Event, len(fx))
+	for i := range fx {
+		evs[i] = &fx[i].ev
+	}
+	for _, expr := range []string{"~websocket", "!~websocket", "~d example", "~c 401", "~m post | ~e", "~sse", "~tls ~wq", "~h upgrade", "~src 127", "~dst 443", "~all"} {
+		x := MustParse(expr).NewIndex(0, func(i int) *capture.Event { return evs[i] })
+		var gens []uint64
+		var verdicts []bool
+		for i, ev := range evs {
+			x.Add(ev)
+			gens, verdicts = append(gens, 0), append(verdicts, false)
+			for j := 0; j <= i; j++ {
+				g, v := x.Gen(j), x.Match(j)
+				switch k := evs[j].Kind; {
+				case j == i:
+				case k == capture.KindRequest || k == capture.KindResponse || k == capture.KindFrame:
+				case g == gens[j] && v != verdicts[j]:
+					t.Errorf("%s: %s (event %d) changed its verdict to %v after adding %s, with the same Gen", expr, fx[j].label, j, v, fx[i].label)
+				}
+				gens[j], verdicts[j] = g, v
+			}
+		}
+		seen := map[uint64]uint64{}
+		for j, ev := range evs {
+			if c, ok := seen[x.Gen(j)]; ok && c != ev.Conn {
+				t.Errorf("%s: connections %d and %d share Gen %d", expr, c, ev.Conn, x.Gen(j))
+			}
+			seen[x.Gen(j)] = ev.Conn
+		}
+		if x.Gen(len(evs)) != 0 || x.Gen(-1) != 0 {
+			t.Errorf("%s: Gen of an event not added is not 0", expr)
+		}
+	}
+}

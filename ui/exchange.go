@@ -36,7 +36,7 @@ type exchange struct {
 	stream         uint32 // its HTTP/2 stream, 0 for HTTP/1.x
 	lanes          string // HTTP/2: the streams open when it began (h2.go)
 
-	matched bool // the filter matches one of its events (or its live heads)
+	matched bool // the filter matches its request or its response
 
 	live    *liveView // set at refresh while the exchange is in flight; nil otherwise
 	liveSet bool      // live was set by the last merge
@@ -58,9 +58,8 @@ func (r xrow) last() int {
 	return max(r.ex.req, r.ex.resp)
 }
 
-// applyExchange adds event i to c's exchanges view. It reports whether the
-// filter f (nil: none) matches the row the event belongs to.
-func (c *conn) applyExchange(i int, ev *capture.Event, f filter, body []byte) {
+// applyExchange adds event i to c's exchanges view.
+func (c *conn) applyExchange(i int, ev *capture.Event) {
 	switch ev.Kind {
 	case capture.KindRequest:
 		x := c.exchangeOf(ev.Seq, true)
@@ -70,7 +69,6 @@ func (c *conn) applyExchange(i int, ev *capture.Event, f filter, body []byte) {
 		if ev.Timed || ev.Send > 0 {
 			x.start = ev.Time.Add(-ev.Send)
 		}
-		x.matched = x.matched || f != nil && f.matchEvent(ev, body)
 	case capture.KindResponse:
 		if ev.Status < 200 && ev.Status != 101 {
 			return // interim: the events view shows it
@@ -89,7 +87,6 @@ func (c *conn) applyExchange(i int, ev *capture.Event, f filter, body []byte) {
 		}
 		x.upgraded = ev.Status == 101
 		x.live = nil
-		x.matched = x.matched || f != nil && f.matchEvent(ev, body)
 	case capture.KindMessage, capture.KindError:
 		c.xrows = append(c.xrows, xrow{ev: i})
 	}
@@ -119,8 +116,9 @@ func (c *conn) newExchange(seq int) *exchange {
 // mergeLive puts what the Store knows live of c on its exchanges: an
 // exchange in flight gets its snapshot (its row then shows the response
 // head and bytes so far); one the events do not have yet gets a row. It
-// reports whether rows were added.
-func (c *conn) mergeLive(views []liveView, f filter) bool {
+// reports whether rows were added. The filter judges an exchange by its
+// events only: one known only live is not shown under a filter.
+func (c *conn) mergeLive(views []liveView) bool {
 	for _, x := range c.xs[max(0, len(c.xs)-2*maxLiveExchanges):] {
 		if x.liveSet {
 			x.live, x.liveSet = nil, false
@@ -142,9 +140,6 @@ func (c *conn) mergeLive(views []liveView, f filter) bool {
 		}
 		if x.req < 0 && v.req != nil {
 			x.method, x.target, x.start = v.req.Method, v.req.Target, v.req.Time
-		}
-		if f != nil && !x.matched {
-			x.matched = v.req != nil && f.matchEvent(v.req, nil) || v.resp != nil && f.matchEvent(v.resp, nil)
 		}
 	}
 	return added

@@ -69,7 +69,7 @@ func TestFitColumns(t *testing.T) {
 func TestFilterExchangeInFlight(t *testing.T) {
 	u := newTestUI(t, Config{}, fixture()[:7]) // conn #1's three exchanges
 	u.press(tcell.KeyRune, '/')
-	u.typeText("secret")
+	u.typeText("~b secret")
 	u.press(tcell.KeyEnter, 0)
 	mustContain(t, u.text(), "Connections (0 of 1)")
 	feed(u.store, []capture.Event{

@@ -1,123 +1,236 @@
 package ui
 
 import (
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/frametap/frametap/capture"
-	"github.com/frametap/frametap/coding"
+	"github.com/frametap/frametap/filter"
 )
 
-// filter decides which connections and rows the dashboard shows (the /
-// key): a connection is shown when its own fields or one of its events
-// match, and in it the rows that match (an exchange as a whole, when its
-// request or response matches). textFilter is today's; the filter language
-// (issue 14) plugs in by implementing this interface.
-type filter interface {
-	// matchConn reports whether a connection's own fields match: then
-	// every row of it is shown.
-	matchConn(c *conn) bool
-	// matchEvent reports whether an event matches. decoded is its body
-	// with the content codings undone, when it has any (nil otherwise):
-	// search sees what the user reads.
-	matchEvent(ev *capture.Event, decoded []byte) bool
-	// source is what the user typed, for the prompt to edit.
-	source() string
-	// String describes the filter for the status line.
-	String() string
+// This file is the dashboard's filter (the / key): an expression of the
+// filter language (package filter, the same as --filter, view --filter and
+// export --filter), judged over the events the dashboard holds with
+// everything known of their connection, exchange and message (a
+// filter.Index), as it grows. A connection is shown when one of its events
+// matches (frames included); in it, the rows that match: an exchange when
+// its request or its response matches, a message, an error, an event.
+//
+// It stays incremental on live traffic: each new event is added to the
+// index and judged once. What an event is judged with can change after
+// it (the upgrade that makes a connection ~websocket comes after its
+// request; a response after its request; a message after its frames):
+// a connection is judged anew, all its events, only when the index's Gen
+// of it changes, which a connection's evidence allows a few times in its
+// life; a request is judged again until its exchange's final response;
+// frames again when their message comes. The index keeps 16 bytes per
+// event; it is rebuilt from the events the store holds once those it
+// dropped outnumber them, so it is bounded as the store is.
+//
+// A word alone means ~u, as in mitmproxy and everywhere else the language
+// is used (issue 14): "/api/" keeps the exchanges whose URL has /api/.
+
+// viewFilter is the filter the dashboard applies: an expression and its
+// index over the events from base on.
+type viewFilter struct {
+	expr *filter.Filter
+	idx  *filter.Index
+	base int
+	at   func(i int) *capture.Event
 }
 
-// newFilter returns the filter for what the user typed; nil for "".
-func newFilter(src string) filter {
-	if m := newMatcher(src); m != nil {
-		return textFilter{m}
+// newViewFilter returns the filter for what the user typed: nil for
+// nothing (no filter), or the parse error, a *filter.Error that says
+// where. Its index starts at event from.
+func newViewFilter(src string, at func(int) *capture.Event, from int) (*viewFilter, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, nil
 	}
-	return nil
+	f, err := filter.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	v := &viewFilter{expr: f, at: at}
+	v.restart(from)
+	return v, nil
 }
 
-// textFilter matches a regular expression or plain text against the text
-// of a connection (conn.text) and of an event (eventText, and the decoded
-// body).
-type textFilter struct{ m *matcher }
-
-func (f textFilter) matchConn(c *conn) bool { return f.m.match(c.text()) }
-func (f textFilter) source() string         { return f.m.src }
-func (f textFilter) String() string         { return f.m.String() }
-
-func (f textFilter) matchEvent(ev *capture.Event, decoded []byte) bool {
-	if f.m.match(eventText(ev)) {
-		return true
-	}
-	return len(decoded) > 0 && f.m.match(string(decoded))
+// restart empties the index: its next event is from.
+func (v *viewFilter) restart(from int) {
+	v.idx, v.base = v.expr.NewIndex(from, v.at), from
 }
 
-// decodedCache keeps, for search, the first MaxKeep decoded bytes of the
-// bodies held in the store that have content codings, by the event's
-// absolute index: decoded once, when the event is applied, not on every
-// filter. It holds at most decodedBudget bytes; past it the oldest go (a
-// body no longer cached is decoded again when the filter asks).
-type decodedCache struct {
-	bodies map[int][]byte
-	order  []int // indices, oldest first
-	bytes  int
+// add adds event i. When i does not follow the last event added (events
+// were dropped before they were applied), the index restarts at i and add
+// reports false: what the dropped events said is lost, and every
+// connection must be judged anew.
+func (v *viewFilter) add(i int, ev *capture.Event) bool {
+	ok := true
+	if i != v.idx.Len() {
+		v.restart(i)
+		ok = false
+	}
+	v.idx.Add(ev)
+	return ok
 }
 
-// decodedBudget bounds the memory of the decoded bodies kept for search.
-const decodedBudget = 32 << 20
+// match reports whether event i matches (false for -1).
+func (v *viewFilter) match(i int) bool { return i >= 0 && v.idx.Match(i) }
 
-// decodedOf returns ev's body with its content codings undone (at most
-// MaxKeep bytes of it), or nil when it has none or it does not decode.
-func (d *decodedCache) decodedOf(i int, ev *capture.Event) []byte {
-	if ev.Kind != capture.KindRequest && ev.Kind != capture.KindResponse || len(ev.Body) == 0 && len(ev.DecodedBody) == 0 {
-		return nil
-	}
-	if b, ok := d.bodies[i]; ok {
-		return b
-	}
-	b := searchBody(ev)
-	if b == nil {
-		return nil
-	}
-	if d.bodies == nil {
-		d.bodies = make(map[int][]byte)
-	}
-	for d.bytes+len(b) > decodedBudget && len(d.order) > 0 {
-		d.drop()
-	}
-	d.bodies[i] = b
-	d.order = append(d.order, i)
-	d.bytes += len(b)
-	return b
+// source is what the user typed, for the prompt to edit.
+func (v *viewFilter) source() string { return v.expr.Source() }
+
+// String describes the filter for the status line.
+func (v *viewFilter) String() string { return v.expr.Source() }
+
+// maxFrameWait bounds the frames of a direction a connection remembers
+// until their message comes, to judge them with it.
+const maxFrameWait = 16
+
+// filterMarks is what a connection keeps for the filter.
+type filterMarks struct {
+	gen     uint64   // the index's Gen of the connection when last judged
+	judged  uint64   // counts the times it was judged anew; views rescan when it changes
+	stale   bool     // to be judged anew (listed in state.stale)
+	frameAt [4][]int // per direction and class (data, control), frames awaiting their message
 }
 
-func (d *decodedCache) drop() {
-	k := d.order[0]
-	d.order = d.order[1:]
-	d.bytes -= len(d.bodies[k])
-	delete(d.bodies, k)
+// judge takes in event i of c, just applied, under the filter.
+func (s *state) judge(c *conn, i int, ev *capture.Event) {
+	f := s.filter
+	if !f.add(i, ev) {
+		s.staleAll()
+	}
+	if g := f.idx.Gen(i); g != c.fm.gen {
+		c.fm.gen = g
+		s.markStale(c)
+	}
+	if c.fm.stale {
+		return // judged anew when the batch is applied
+	}
+	switch ev.Kind {
+	case capture.KindRequest, capture.KindResponse:
+		if x := c.exchangeOf(ev.Seq, false); x != nil {
+			x.matched = f.match(x.req) || f.match(x.resp)
+		}
+	case capture.KindFrame:
+		d := &c.fm.frameAt[frameClass(ev)]
+		if len(*d) < maxFrameWait {
+			*d = append(*d, i)
+		}
+	case capture.KindMessage:
+		d := &c.fm.frameAt[frameClass(ev)]
+		for _, k := range *d {
+			c.matched = c.matched || f.match(k)
+		}
+		*d = (*d)[:0]
+	}
+	c.matched = c.matched || f.match(i)
 }
 
-// trim forgets the bodies of events the store no longer holds.
-func (d *decodedCache) trim(base int) {
-	for len(d.order) > 0 && d.order[0] < base {
-		d.drop()
+// frameClass is where a frame or message waits in filterMarks.frameAt: by
+// direction, and data apart from control (a control message comes between
+// the frames of a data message).
+func frameClass(ev *capture.Event) int {
+	k := 0
+	if ev.From == "server" {
+		k = 2
+	}
+	if ev.Kind == capture.KindFrame && ev.Opcode >= 8 || ev.Kind == capture.KindMessage && (ev.Op == "ping" || ev.Op == "pong" || ev.Op == "close") {
+		k++
+	}
+	return k
+}
+
+func (s *state) markStale(c *conn) {
+	if !c.fm.stale {
+		c.fm.stale = true
+		s.stale = append(s.stale, c)
 	}
 }
 
-// searchBody decodes ev's body for search: the decoded body the capture
-// holds (--decode-bodies), else the kept body decoded, at most MaxKeep
-// bytes. nil when the body has no content coding.
-func searchBody(ev *capture.Event) []byte {
-	if len(ev.DecodedBody) > 0 {
-		return ev.DecodedBody
+func (s *state) staleAll() {
+	for _, c := range s.conns {
+		s.markStale(c)
 	}
-	cs := coding.Parse(headerValues(ev.Headers, "Content-Encoding"))
-	if len(cs) == 0 {
-		return nil
+}
+
+// settle judges anew the connections whose context changed, once the
+// events of a refresh are applied: every event of theirs.
+func (s *state) settle(st *Store) {
+	for _, c := range s.stale {
+		c.fm.stale = false
+		if s.filter != nil {
+			s.rejudge(c, st)
+		}
 	}
-	res := coding.Decode(cs, ev.Body, MaxKeep)
-	return res.Kept
+	clear(s.stale)
+	s.stale = s.stale[:0]
+}
+
+// rejudge judges every event of c the store holds.
+func (s *state) rejudge(c *conn, st *Store) {
+	f := s.filter
+	c.fm.judged++
+	c.fm.frameAt = [4][]int{}
+	c.matched = false
+	for _, x := range c.xs {
+		x.matched = f.match(x.req) || f.match(x.resp)
+		c.matched = c.matched || x.matched
+	}
+	for _, i := range c.all {
+		if c.matched {
+			break
+		}
+		c.matched = f.match(i)
+	}
+	if len(c.all) > 0 {
+		c.fm.gen = f.idx.Gen(c.all[len(c.all)-1])
+	}
+}
+
+// setFilter applies f (nil: no filter) to every connection, with an index
+// of the events the store holds, from base to the last applied.
+func (s *state) setFilter(f *viewFilter, st *Store) {
+	s.filter = f
+	if f != nil {
+		f.restart(st.Base())
+		for i := f.base; i < s.applied; i++ {
+			if ev := st.At(i); ev != nil {
+				f.add(i, ev)
+			}
+		}
+	}
+	for _, c := range s.conns {
+		c.matched = false
+		c.fm.frameAt = [4][]int{}
+		for _, x := range c.xs {
+			x.matched = false
+		}
+		if f != nil {
+			s.markStale(c)
+		} else {
+			c.fm.judged++
+		}
+	}
+	s.settle(st)
+}
+
+// trimFilter rebuilds the index from the events the store holds (from
+// base) once the events before base outnumber them: the index is then
+// bounded as the store is, and rebuilding costs, amortised, one event per
+// event dropped.
+func (s *state) trimFilter(base int, st *Store) {
+	if f := s.filter; f != nil && base-f.base > s.applied-base {
+		s.setFilter(f, st)
+	}
+}
+
+// matchRow reports whether the filter (which is set) shows row r of c.
+func (s *state) matchRow(r xrow) bool {
+	if r.ex != nil {
+		return r.ex.matched
+	}
+	return s.filter.match(r.ev)
 }
 
 // headerValues returns the values of the fields named name.
@@ -129,71 +242,4 @@ func headerValues(hs []capture.Header, name string) []string {
 		}
 	}
 	return vs
-}
-
-// matcher is a filter: a case-insensitive regular expression, or plain
-// text when what the user typed does not compile as one.
-type matcher struct {
-	src   string
-	re    *regexp.Regexp
-	plain string // lower-cased, when re is nil
-}
-
-// newMatcher returns the matcher for what the user typed; nil for "".
-func newMatcher(s string) *matcher {
-	if strings.TrimSpace(s) == "" {
-		return nil
-	}
-	if re, err := regexp.Compile("(?i)" + s); err == nil {
-		return &matcher{src: s, re: re}
-	}
-	return &matcher{src: s, plain: strings.ToLower(s)}
-}
-
-func (m *matcher) match(s string) bool {
-	if m.re != nil {
-		return m.re.MatchString(s)
-	}
-	return strings.Contains(strings.ToLower(s), m.plain)
-}
-
-// String describes the filter for the status line.
-func (m *matcher) String() string {
-	if m.re != nil && regexp.QuoteMeta(m.src) != m.src {
-		return "/" + m.src + "/ (regex)"
-	}
-	return strconv.Quote(m.src)
-}
-
-// eventText is what the filter matches of an event: direction, kind, op,
-// method, target, host, status and the content kept in memory.
-func eventText(ev *capture.Event) string {
-	var b strings.Builder
-	b.WriteString(ev.From)
-	if ev.From == "client" {
-		b.WriteString(" → up ")
-	} else if ev.From == "server" {
-		b.WriteString(" ← down ")
-	}
-	b.WriteString(string(ev.Kind))
-	b.WriteByte(' ')
-	b.WriteString(what(ev))
-	b.WriteByte(' ')
-	switch ev.Kind {
-	case capture.KindRequest:
-		b.WriteString(ev.Host + " " + ev.Server + " ")
-		b.Write(ev.Body)
-	case capture.KindResponse:
-		b.Write(ev.Body)
-	case capture.KindMessage:
-		b.WriteString(ev.Op + " " + ev.Reason + " ")
-		b.Write(ev.Payload)
-	case capture.KindError:
-		b.WriteString(ev.Msg)
-	case capture.KindOpen:
-		b.WriteString(ev.Client + " " + ev.Server)
-	case capture.KindTLS:
-		b.WriteString(ev.Side + " " + ev.SNI + " " + ev.ALPN + " " + ev.Version + " " + ev.Cipher + " " + ev.Subject + " " + ev.Issuer)
-	}
-	return b.String()
 }

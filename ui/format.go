@@ -123,6 +123,9 @@ func what(ev *capture.Event) string {
 		}
 		return s
 	case capture.KindFrame:
+		if ev.Injected {
+			return fmt.Sprintf("FRAME %s %d B injected", opName(ev.Opcode), ev.Len)
+		}
 		return fmt.Sprintf("FRAME %s %d B", opName(ev.Opcode), ev.Len)
 	case capture.KindMessage:
 		var s string
@@ -147,6 +150,9 @@ func what(ev *capture.Event) string {
 		}
 		if ev.Compressed {
 			s += " deflate"
+		}
+		if ev.Injected {
+			s += " injected" // frametap wrote it (the i key)
 		}
 		return s
 	case capture.KindEIO: // issue 10, Socket.IO (eio.go)

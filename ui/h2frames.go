@@ -187,18 +187,17 @@ func (u *UI) updateFrames(c *conn) {
 	if c.h2 != nil {
 		frames = c.h2.frames
 	}
-	if u.st.filter == nil || c.selfMatch {
+	f := u.st.filter
+	if f == nil {
 		u.tlView, u.tlScanned = frames, len(frames)
 		return
 	}
-	if u.tlScanned > len(frames) {
+	if u.tlScanned > len(frames) || u.tlScanned == 0 || u.fv.tlJudged != c.fm.judged {
 		u.tlView, u.tlScanned = nil, 0
-	}
-	if u.tlScanned == 0 {
-		u.tlView = nil
+		u.fv.tlJudged = c.fm.judged
 	}
 	for _, i := range frames[u.tlScanned:] {
-		if ev := u.store.At(i); ev != nil && u.st.filter.matchEvent(ev, nil) {
+		if f.match(i) {
 			u.tlView = append(u.tlView, i)
 		}
 	}

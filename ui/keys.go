@@ -33,8 +33,8 @@ func (u *UI) keys() []dashKey {
 		{help: binding{"Esc", "back one pane; in the connections pane, clear the filter"}},
 		{help: binding{"t", "timeline: one row per exchange, or every event"}, runes: "t", on: func(rune) { u.toggleView() }},
 		{help: binding{"F", "HTTP/2 frames of the connection: type, flags, stream, settings"}, runes: "F", on: func(rune) { u.toggleFrames() }},
-		{help: binding{"/", "filter: host, path, direction, op, text, decoded bodies"}, runes: "/", on: func(rune) {
-			u.openPrompt("filter", "filter (regex or text): ", u.filterSrc())
+		{help: binding{"/", "filter: ~ws ~op text · ~b hello · a word is ~u (atoms below)"}, runes: "/", on: func(rune) {
+			u.openPrompt("filter", filterLabel, u.filterSrc())
 		}},
 		{help: binding{"h  H", "hide the selected connection's host / edit the hidden hosts"}, runes: "hH", on: func(r rune) {
 			if r == 'h' {
@@ -44,6 +44,8 @@ func (u *UI) keys() []dashKey {
 			}
 		}},
 		{help: binding{"P", "push view: how each host pushes, what each way costs"}, runes: "P", on: func(rune) { u.showPush(true) }},
+		{help: binding{"i", "inject a message into the WebSocket, to the server or the client"}, runes: "i", when: func() bool { return u.cfg.Inject != nil }, on: func(rune) { u.askInject() }},
+		{help: binding{"e  E", "copy as a command (curl; websocat) to a file / the clipboard"}, runes: "eE", on: func(r rune) { u.askExport(r == 'E') }},
 		{help: binding{"v", "show bodies by type, as JSON paths, as text, in hex"}, runes: "v", on: func(rune) { u.cycleBodyMode() }},
 		{help: binding{"s", "save the selected body or message payload to a file"}, runes: "s", on: func(rune) { u.askSave() }},
 		{help: binding{"f", "follow new connections and rows on/off"}, runes: "f", on: func(rune) {
@@ -105,6 +107,7 @@ func (u *UI) helpText() string {
 	for _, l := range helpLegend {
 		fmt.Fprintf(&sb, " [gray]%s[-]\n", l)
 	}
+	sb.WriteString(filterHelp())
 	return sb.String()
 }
 
@@ -118,11 +121,15 @@ func (u *UI) onKey(ev *tcell.EventKey) *tcell.EventKey {
 	if u.helpShown {
 		if ev.Key() == tcell.KeyEscape || ev.Key() == tcell.KeyRune && (ev.Rune() == 'q' || ev.Rune() == '?') {
 			u.showHelp(false)
+			return nil
 		}
-		return nil
+		return ev // to the help page, which scrolls; nothing else acts
 	}
-	if u.prompting != "" {
-		return ev // the prompt takes every key; Enter and Esc end it
+	if u.comp != nil && !u.comp.form.HasFocus() {
+		u.focusComposer(u.comp.focus) // a click took the focus away
+	}
+	if u.prompting != "" || u.comp != nil {
+		return ev // the prompt (the composer) takes every key; Enter and Esc end it
 	}
 	if u.push.shown {
 		switch {
@@ -152,7 +159,7 @@ func (u *UI) onKey(ev *tcell.EventKey) *tcell.EventKey {
 		if u.pane > paneConns {
 			u.setPane(u.pane - 1)
 		} else if u.st.filter != nil {
-			u.setFilter("")
+			u.clearFilter()
 		}
 		return nil
 	case tcell.KeyRune:
@@ -189,6 +196,10 @@ func (u *UI) openPrompt(kind, label, text string) {
 
 func (u *UI) promptDone(key tcell.Key) {
 	kind, text := u.prompting, u.prompt.GetText()
+	if kind == "filter" && key == tcell.KeyEnter && !u.applyFilter(text) {
+		return // the prompt stays, the error under it
+	}
+	u.hidePromptError()
 	u.prompting = ""
 	u.layout.ResizeItem(u.prompt, 0, 0)
 	u.setPane(u.pane)
@@ -196,14 +207,14 @@ func (u *UI) promptDone(key tcell.Key) {
 		return
 	}
 	switch kind {
-	case "filter":
-		u.setFilter(text)
 	case "write":
 		u.write(text)
 	case "hide":
 		u.setHidden(strings.Fields(text))
 	case "save":
 		u.save(text)
+	case "export":
+		u.export(text)
 	}
 }
 
@@ -214,8 +225,9 @@ func (u *UI) filterSrc() string {
 	return u.st.filter.source()
 }
 
-func (u *UI) setFilter(src string) {
-	u.st.setFilter(newFilter(src), u.store)
+// clearFilter shows every connection again.
+func (u *UI) clearFilter() {
+	u.st.setFilter(nil, u.store)
 	u.reselect()
 }
 

@@ -65,7 +65,7 @@ func (u *UI) relayout(w, h int) {
 	}
 	// The help page leaves the status line in sight; it scrolls when the
 	// terminal is shorter than it.
-	u.helpCol.ResizeItem(u.help, min(len(u.bindings())+len(helpLegend)+2, max(3, h-2)), 0)
+	u.helpCol.ResizeItem(u.help, min(u.helpHeight(), max(3, h-2)), 0)
 }
 
 // detailWidth is the detail pane's width on a wide screen w columns wide:

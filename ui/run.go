@@ -141,14 +141,17 @@ func (u *UI) refresh() {
 			u.st.apply(first+k, ev)
 			u.addPush(ev)
 		}
+		u.st.settle(u.store)
 		if b := u.store.Base(); b != u.base {
 			u.base = b
 			u.st.trim(b)
+			u.st.trimFilter(b, u.store)
 			u.tlScanned, u.tlView = 0, nil
 			u.resetExchanges() // the rows' indices moved
 		}
 	}
 	u.takeLive()
+	u.takeInjectNews()
 	u.takeSample()
 	u.connView = u.st.visible(u.connView, u.hidden)
 	u.updateTimeline()

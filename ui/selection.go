@@ -25,35 +25,22 @@ func (u *UI) updateTimeline() {
 		u.updateFrames(c) // h2frames.go
 		return
 	}
-	if u.st.filter == nil || c.selfMatch {
-		u.tlView, u.tlScanned = c.rows, len(c.rows)
-		return
-	}
-	if u.tlScanned > len(c.rows) {
-		u.tlView, u.tlScanned = nil, 0
-	}
-	if u.tlScanned == 0 {
-		u.tlView = nil
-	}
-	for _, i := range c.rows[u.tlScanned:] {
-		if ev := u.store.At(i); ev != nil && u.st.filter.matchEvent(ev, u.st.decoded.decodedOf(i, ev)) {
-			u.tlView = append(u.tlView, i)
-		}
-	}
-	u.tlScanned = len(c.rows)
+	u.updateEvents(c)
 }
 
 // updateExchanges brings xView up to date with c's rows: all of them when
 // nothing filters them, else the rows the filter matches, scanning only
 // the new rows and the exchanges still in flight (an event row's match
-// never changes; an exchange's may, when its response comes).
+// changes only when its connection is judged anew, and then the view
+// scans again; an exchange's may, when its response comes).
 func (u *UI) updateExchanges(c *conn) {
-	if u.st.filter == nil || c.selfMatch {
+	if u.st.filter == nil {
 		u.xAll, u.xView, u.xScanned, u.xPending = true, u.xView[:0], 0, u.xPending[:0]
 		return
 	}
-	if u.xAll || u.xScanned > len(c.xrows) {
+	if u.xAll || u.xScanned > len(c.xrows) || u.fv.xJudged != c.fm.judged {
 		u.xAll, u.xView, u.xScanned, u.xPending = false, u.xView[:0], 0, u.xPending[:0]
+		u.fv.xJudged = c.fm.judged
 	}
 	pending := u.xPending[:0]
 	for _, k := range u.xPending {
@@ -69,7 +56,7 @@ func (u *UI) updateExchanges(c *conn) {
 	u.xPending = pending
 	for k := u.xScanned; k < len(c.xrows); k++ {
 		switch r := c.xrows[k]; {
-		case u.st.matchRow(u.store, r):
+		case u.st.matchRow(r):
 			u.xView = append(u.xView, k)
 		case r.ex != nil && r.ex.resp < 0:
 			u.xPending = append(u.xPending, k)
@@ -84,12 +71,12 @@ func (u *UI) mergeLive(c *conn) {
 	if lc == nil || c.state == stateClosed {
 		if len(c.liveViews) > 0 {
 			c.liveViews = c.liveViews[:0]
-			c.mergeLive(nil, nil)
+			c.mergeLive(nil)
 		}
 		return
 	}
 	c.liveViews = lc.snapshot(c.liveViews[:0])
-	c.mergeLive(c.liveViews, u.st.filter)
+	c.mergeLive(c.liveViews)
 }
 
 // selectLast moves both selections to the newest connection and row.

@@ -63,8 +63,8 @@ type conn struct {
 	flight    string     // what an exchange in flight is doing, from the live side: "sending", "waiting", "receiving"
 	liveViews []liveView // the selected connection's exchanges in flight, at the last refresh
 
-	selfMatch bool // the filter matches the connection's own fields
-	matched   bool // selfMatch, or the filter matches one of its rows
+	matched bool        // the filter matches one of its events
+	fm      filterMarks // what the filter keeps of it (filter.go)
 
 	h2     *h2Track // HTTP/2 (h2.go); nil when the connection never spoke it
 	listen string   // the listener it came in on (open's "listen")
@@ -78,12 +78,12 @@ type state struct {
 	conns   []*conn // in order of their first event
 	applied int     // absolute index of the next event to apply
 	open    int
-	msgs    int64        // data messages, for the rate
-	wire    int64        // approximate bytes on the wire, for the rate
-	filter  filter       // nil: none
-	decoded decodedCache // decoded bodies, for search
-	last    time.Time    // the latest event time seen
-	global  globalNotes  // events of no connection: gap, meta, a HAR's note (global.go)
+	msgs    int64       // data messages, for the rate
+	wire    int64       // approximate bytes on the wire, for the rate
+	filter  *viewFilter // nil: none
+	stale   []*conn     // connections the filter judges anew at the end of the batch (filter.go)
+	last    time.Time   // the latest event time seen
+	global  globalNotes // events of no connection: gap, meta, a HAR's note (global.go)
 }
 
 func newState() *state {
@@ -210,17 +210,10 @@ func (s *state) apply(i int, ev *capture.Event) {
 		c.closeErr = ev.Err
 		c.ws = c.ws || ev.WebSocket
 	}
-	var body []byte
-	if s.filter != nil {
-		body = s.decoded.decodedOf(i, ev)
-	}
-	c.applyExchange(i, ev, s.filter, body)
+	c.applyExchange(i, ev)
 	c.applyH2(i, ev)
 	if s.filter != nil {
-		c.selfMatch = s.filter.matchConn(c)
-		if !c.matched && (c.selfMatch || ev.Kind != capture.KindFrame && s.filter.matchEvent(ev, body)) {
-			c.matched = true
-		}
+		s.judge(c, i, ev)
 	}
 }
 
@@ -259,7 +252,6 @@ func (c *conn) count(up bool, n int64) {
 // so it is bounded as the store is (--ui-events), and so is the work of a
 // refresh, which walks the connections.
 func (s *state) trim(base int) {
-	s.decoded.trim(base)
 	kept := s.conns[:0]
 	for _, c := range s.conns {
 		c.all = trimBelow(c.all, base)
@@ -310,49 +302,10 @@ func (s *state) clear() {
 	}
 	clear(s.conns[len(kept):])
 	s.conns = kept
-	s.decoded = decodedCache{}
-}
-
-// setFilter applies f (nil: no filter) to every connection and exchange,
-// reading their events from st.
-func (s *state) setFilter(f filter, st *Store) {
-	s.filter = f
-	for _, c := range s.conns {
-		c.selfMatch, c.matched = false, false
-		for _, x := range c.xs {
-			x.matched = false
-		}
-		if f == nil {
-			continue
-		}
-		c.selfMatch = f.matchConn(c)
-		c.matched = c.selfMatch
-		for _, x := range c.xs {
-			for _, i := range [...]int{x.req, x.resp} {
-				if ev := st.At(i); i >= 0 && ev != nil && !x.matched && f.matchEvent(ev, s.decoded.decodedOf(i, ev)) {
-					x.matched = true
-				}
-			}
-			c.matched = c.matched || x.matched
-		}
-		for _, i := range c.rows {
-			if c.matched {
-				break
-			}
-			if ev := st.At(i); ev != nil && f.matchEvent(ev, s.decoded.decodedOf(i, ev)) {
-				c.matched = true
-			}
-		}
+	if s.filter != nil {
+		s.filter.restart(s.applied) // the events are gone: so is what they said
+		s.staleAll()
 	}
-}
-
-// matchRow reports whether the filter (which is set) shows row r of c.
-func (s *state) matchRow(st *Store, r xrow) bool {
-	if r.ex != nil {
-		return r.ex.matched
-	}
-	ev := st.At(r.ev)
-	return ev != nil && s.filter.matchEvent(ev, nil)
 }
 
 // visible returns the connections the filter and the hidden hosts let
@@ -376,11 +329,6 @@ func (s *state) hiddenCount(hidden []string) int {
 		}
 	}
 	return n
-}
-
-// text is what the filter matches of a connection's own fields.
-func (c *conn) text() string {
-	return fmt.Sprintf("#%d %s %s %s %s", c.id, c.client, c.host, c.scheme, c.state)
 }
 
 // summary explains the connection in words: how many exchanges reused it,

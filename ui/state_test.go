@@ -100,23 +100,3 @@ func TestFrameHeaderLen(t *testing.T) {
 		}
 	}
 }
-
-func TestMatcher(t *testing.T) {
-	for _, tc := range []struct {
-		filter, text string
-		want         bool
-	}{
-		{"hello", "client → up message TEXT Hello World", true},
-		{"poll\\?n=[0-9]", "GET /poll?n=3", true},
-		{"poll\\?n=[0-9]", "GET /poll?n=x", false},
-		{"a(b", "xa(bx", true}, // not a regex: plain text
-		{"^server", "server ← down message", true},
-	} {
-		if got := newMatcher(tc.filter).match(tc.text); got != tc.want {
-			t.Errorf("filter %q on %q: got %v, want %v", tc.filter, tc.text, got, tc.want)
-		}
-	}
-	if newMatcher("  ") != nil {
-		t.Error("a blank filter should be no filter")
-	}
-}

@@ -75,6 +75,10 @@ type Config struct {
 	// Push says what the push view (P) counts as polling and long-polling
 	// (--long-poll). The zero value is push's defaults.
 	Push push.Config
+
+	// Inject writes messages into live WebSocket connections (the i key,
+	// composer.go). If nil, there is no i key (a saved capture).
+	Inject Injector
 }
 
 // Panes, in Tab order.
@@ -114,6 +118,13 @@ type UI struct {
 	help     *tview.TextView
 	helpCol  *tview.Flex // the help page's column, sized by the terminal
 	panes    []tview.Primitive
+
+	// Issue 14's: the filter's error line and view state (filterview.go).
+	promptErr *tview.TextView // under the prompt: what is wrong with what it holds
+	fv        filterView
+	comp      *composer    // the inject composer while it is open (composer.go)
+	exporting *exported    // the command the export prompt writes (copyas.go)
+	scr       tcell.Screen // the screen drawn on, for OSC 52 (copyas.go)
 
 	connView  []*conn        // the connections the filter and the hidden hosts let through
 	tlConn    *conn          // the connection the timeline shows
@@ -218,10 +229,11 @@ func (u *UI) build() {
 
 	u.prompt = tview.NewInputField().SetFieldBackgroundColor(tcell.ColorDarkSlateGray)
 	u.prompt.SetDoneFunc(u.promptDone)
+	u.promptErr = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 
 	u.status = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 	u.help = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
-	u.help.SetBorder(true).SetTitle(" Keys (Esc or q closes) ")
+	u.help.SetBorder(true).SetTitle(" Keys, then filters (↓ PgDn scroll · Esc or q closes) ")
 
 	u.lower = tview.NewFlex().
 		AddItem(u.timeline, 0, 1, false).
@@ -231,6 +243,7 @@ func (u *UI) build() {
 		AddItem(u.summary, 3, 0, false).
 		AddItem(u.lower, 0, 2, false).
 		AddItem(u.prompt, 0, 0, false).
+		AddItem(u.promptErr, 0, 0, false).
 		AddItem(u.status, 1, 0, false)
 	u.panes = []tview.Primitive{u.conns, u.timeline, u.detail}
 	for i, p := range u.panes {
@@ -242,7 +255,7 @@ func (u *UI) build() {
 
 	u.helpCol = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(nil, 0, 1, false).
-		AddItem(u.help, len(u.bindings())+len(helpLegend)+2, 0, true).
+		AddItem(u.help, u.helpHeight(), 0, true).
 		AddItem(nil, 0, 1, false)
 	helpBox := tview.NewFlex().
 		AddItem(nil, 0, 1, false).
@@ -255,6 +268,9 @@ func (u *UI) build() {
 	u.buildPush()
 	u.root = &rootView{Pages: u.pages, u: u}
 	u.app.SetRoot(u.root, true).SetInputCapture(u.onKey)
-	u.app.SetAfterDrawFunc(func(tcell.Screen) { u.onceDraw.Do(func() { close(u.started) }) })
+	u.app.SetAfterDrawFunc(func(scr tcell.Screen) {
+		u.scr = scr
+		u.onceDraw.Do(func() { close(u.started) })
+	})
 	u.setPane(paneConns)
 }

@@ -147,13 +147,21 @@ func TestFilter(t *testing.T) {
 		exchanges string   // in the exchanges view's title
 		events    string   // in the events view's title
 	}{
-		{"logo", []string{"#1 127.0.0.1:50312"}, []string{"#2 127.0.0.1:50314"}, "Exchanges #1 api.test (1 rows)", "Timeline #1 api.test (1 rows)"},
-		{"chat.test", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (8 rows)", "Timeline #2 chat.test (13 rows)"},
-		{`poll\?n=[13]`, []string{"#1 127.0.0.1:50312"}, []string{"#2"}, "Exchanges #1 api.test (2 rows)", "Timeline #1 api.test (2 rows)"},
-		{"HELLO WORLD", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (1 rows)", "Timeline #2 chat.test (1 rows)"},
-		{"^server", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (3 rows)", "Timeline #2 chat.test (3 rows)"},
-		// A response body's text keeps the whole exchange.
-		{"price", []string{"#1 127.0.0.1:50312"}, []string{"#2 127.0.0.1:50314"}, "Exchanges #1 api.test (1 rows)", "Timeline #1 api.test (1 rows)"},
+		// A word alone is ~u: the exchange, its request and its response,
+		// and the connection's open (outside any exchange, it matches when
+		// one of the connection's does).
+		{"logo", []string{"#1 127.0.0.1:50312"}, []string{"#2 127.0.0.1:50314"}, "Exchanges #1 api.test (1 rows)", "Timeline #1 api.test (3 rows)"},
+		{`poll\?n=[13]`, []string{"#1 127.0.0.1:50312"}, []string{"#2"}, "Exchanges #1 api.test (2 rows)", "Timeline #1 api.test (5 rows)"},
+		// Message atoms: the messages, not their connection's other rows.
+		{"~ws ~op text", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (1 rows)", "Timeline #2 chat.test (1 rows)"},
+		{`~b "HELLO WORLD"`, []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (1 rows)", "Timeline #2 chat.test (1 rows)"},
+		{"~wq", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (3 rows)", "Timeline #2 chat.test (3 rows)"},
+		{"~op text !~fin", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (1 rows)", "Timeline #2 chat.test (1 rows)"},
+		// A connection atom and an event atom: the WebSocket's requests.
+		{"~websocket ~q", []string{"#2 127.0.0.1:50314"}, []string{"#1 127.0.0.1:50312"}, "Exchanges #2 chat.test (2 rows)", "Timeline #2 chat.test (2 rows)"},
+		// A response body's text keeps the whole exchange, and in the
+		// events view the response.
+		{"~b price", []string{"#1 127.0.0.1:50312"}, []string{"#2 127.0.0.1:50314"}, "Exchanges #1 api.test (1 rows)", "Timeline #1 api.test (1 rows)"},
 	} {
 		u := newTestUI(t, Config{}, fixture())
 		u.press(tcell.KeyRune, '/')
@@ -207,7 +215,7 @@ func helpKeys(t *testing.T, lines []string) []string {
 	in := false
 	for _, l := range lines {
 		switch {
-		case strings.Contains(l, "Keys (Esc or q closes)"):
+		case strings.Contains(l, "Keys, then filters (↓ PgDn scroll · Esc or q closes)"):
 			in = true
 			continue
 		case !in:
@@ -237,9 +245,10 @@ func TestHelpListsEveryKey(t *testing.T) {
 		cfg  Config
 		want []string
 	}{
-		{"live", Config{}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "F", "/", "h  H", "P", "v", "s", "f", "p", "w", "c", "?", "q  Ctrl-C", "mouse"}},
-		{"with -w", Config{CaptureFile: "cap.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "F", "/", "h  H", "P", "v", "s", "f", "p", "c", "?", "q  Ctrl-C", "mouse"}},
-		{"view", Config{ReadOnly: true, Source: "x.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "F", "/", "h  H", "P", "v", "s", "f", "c", "?", "q  Ctrl-C", "mouse"}},
+		{"live", Config{}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "F", "/", "h  H", "P", "e  E", "v", "s", "f", "p", "w", "c", "?", "q  Ctrl-C", "mouse"}},
+		{"with -w", Config{CaptureFile: "cap.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "F", "/", "h  H", "P", "e  E", "v", "s", "f", "p", "c", "?", "q  Ctrl-C", "mouse"}},
+		{"with inject", Config{Inject: newTestInjector()}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "F", "/", "h  H", "P", "i", "e  E", "v", "s", "f", "p", "w", "c", "?", "q  Ctrl-C", "mouse"}},
+		{"view", Config{ReadOnly: true, Source: "x.jsonl"}, []string{"↑ ↓  j k", "Tab  Shift-Tab", "Enter", "Esc", "t", "F", "/", "h  H", "P", "e  E", "v", "s", "f", "c", "?", "q  Ctrl-C", "mouse"}},
 	} {
 		u := newTestUI(t, tc.cfg, fixture())
 		u.press(tcell.KeyRune, '?')
@@ -255,10 +264,10 @@ func TestHelpListsEveryKey(t *testing.T) {
 			t.Errorf("%s: j under the help moved the selection to %d", tc.name, r)
 		}
 		u.press(tcell.KeyEscape, 0)
-		mustNotContain(t, u.text(), "Keys (Esc or q closes)")
+		mustNotContain(t, u.text(), "Keys, then filters (↓ PgDn scroll · Esc or q closes)")
 		u.press(tcell.KeyRune, '?')
 		u.press(tcell.KeyRune, 'q')
-		mustNotContain(t, u.text(), "Keys (Esc or q closes)")
+		mustNotContain(t, u.text(), "Keys, then filters (↓ PgDn scroll · Esc or q closes)")
 		select {
 		case <-u.quit:
 			t.Errorf("%s: q on the help page should close it, not quit", tc.name)

@@ -173,10 +173,14 @@ func eventRowText(ev *capture.Event, c *conn, col int) string {
 		if ev.Kind == capture.KindError {
 			return ev.Msg
 		}
-		if ev.Op == "close" {
-			return strings.TrimPrefix(what(ev), "CLOSE ")
+		mark := ""
+		if ev.Injected {
+			mark = "injected · " // frametap wrote it (the i key)
 		}
-		return preview(ev)
+		if ev.Op == "close" {
+			return mark + strings.TrimPrefix(strings.TrimSuffix(what(ev), " injected"), "CLOSE ")
+		}
+		return mark + preview(ev)
 	case xcType:
 		if ev.Kind == capture.KindMessage {
 			if ev.Compressed {

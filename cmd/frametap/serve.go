@@ -264,7 +264,8 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 			modeName += " (demo)"
 			status[0].Mode = modeName
 		}
-		dash := ui.New(ui.Config{Listen: listen, Mode: modeName, Listeners: status, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure, HideHosts: o.uiHide, Push: push.Config{LongPoll: o.longPoll}}, store)
+		dash := ui.New(ui.Config{Listen: listen, Mode: modeName, Listeners: status, CaptureFile: o.write, CaptureHealth: captureHealth, Insecure: tlsc.insecure, HideHosts: o.uiHide, Push: push.Config{LongPoll: o.longPoll},
+			Inject: dashInjector{p}}, store)
 		uiErr := make(chan error, 1)
 		go func() { uiErr <- dash.Run(ctx) }()
 		select {
