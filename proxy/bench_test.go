@@ -110,4 +110,3 @@ func BenchmarkPush(b *testing.B) {
 		}
 	}
 }
-
