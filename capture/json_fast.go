@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"slices"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -24,14 +25,20 @@ func appendTime(dst []byte, t time.Time) []byte {
 		return t.UTC().AppendFormat(dst, time.RFC3339Nano)
 	}
 	days, secs := u/86400, u%86400
-	y, m, d := civil(days)
 	var b [30]byte // 2006-01-02T15:04:05.999999999Z
-	put2(b[0:], int(y/100))
-	put2(b[2:], int(y%100))
-	b[4] = '-'
-	put2(b[5:], m)
-	b[7] = '-'
-	put2(b[8:], d)
+	d := lastDate.Load()
+	if d == nil || d.days != days {
+		d = &date{days: days}
+		y, m, dd := civil(days)
+		put2(d.text[0:], int(y/100))
+		put2(d.text[2:], int(y%100))
+		d.text[4] = '-'
+		put2(d.text[5:], m)
+		d.text[7] = '-'
+		put2(d.text[8:], dd)
+		lastDate.Store(d)
+	}
+	copy(b[:10], d.text[:])
 	b[10] = 'T'
 	put2(b[11:], int(secs/3600))
 	b[13] = ':'
@@ -54,6 +61,18 @@ func appendTime(dst []byte, t time.Time) []byte {
 	b[n] = 'Z'
 	return append(dst, b[:n+1]...)
 }
+
+// date is a day's text, as appendTime writes it.
+type date struct {
+	days int64 // since 1970-01-01
+	text [10]byte
+}
+
+// lastDate is the day appendTime wrote last: one atomic load per event
+// instead of a calendar computation, and a store once a day (more often
+// only while events of different days are written at once, as an import
+// does). Shared by all goroutines, it is written too rarely to contend.
+var lastDate atomic.Pointer[date]
 
 // civil converts days since 1970-01-01 (at least 0) to a proleptic
 // Gregorian date: Howard Hinnant's days_from_civil inverted
@@ -80,9 +99,12 @@ func civil(days int64) (y int64, m, d int) {
 
 // put2 writes v (0-99) as two digits.
 func put2(b []byte, v int) {
-	b[1] = byte('0' + v%10)
-	b[0] = byte('0' + v/10)
+	b[0], b[1] = digitPairs[2*v], digitPairs[2*v+1]
 }
+
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
 
 // jsonSafe[c] is true for the bytes a JSON string holds as they are:
 // printable ASCII other than the quotation mark and the reverse solidus.
