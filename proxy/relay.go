@@ -111,6 +111,7 @@ func (c *conn) decodeClient(b []byte) {
 		b = b[n:]
 	}
 	c.rec.flush()
+	c.dec.Idle() // an idle WebSocket holds no payload buffer
 	c.arm()
 }
 
@@ -163,6 +164,7 @@ func (c *conn) decodeServer(b []byte) {
 	c.rec.relayed(decode.Server, len(b))
 	c.dec.Feed(decode.Server, b)
 	c.rec.flush()
+	c.dec.Idle()
 	c.arm()
 	if c.waiting {
 		c.settle.Signal() // a response may have completed
