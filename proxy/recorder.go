@@ -52,7 +52,7 @@ type recorder struct {
 	lastRequest int // Seq of the last request recorded
 	lastFinal   int // Seq of the last final (non-1xx) response recorded
 
-	ev   *capture.Event // scratch for the event being built, from eventPool: nil between events (clearEvent)
+	ev   *capture.Event // scratch for the event being built, from eventPool: nil between chunks (idle)
 	hdrs []capture.Header
 	trls []capture.Header
 	sets []capture.Setting // scratch for an h2frame's settings
@@ -86,18 +86,27 @@ func (r *recorder) event(kind capture.Kind) *capture.Event {
 
 // eventPool holds the recorders' scratch events: an Event is about 1 KiB,
 // which every connection held for its whole life, idle ones too (issue
-// 15); now one is taken per event built and given back once it is out.
+// 15); now a connection takes one when it builds an event and gives it
+// back after the chunk it was decoding (idle): a Get and a Put per chunk,
+// not per event.
 var eventPool = sync.Pool{New: func() any { return new(capture.Event) }}
 
 // clearEvent clears the scratch event, so that nothing of the message (a
-// body, a 64 KiB head's strings) stays referenced, and gives it back.
+// body, a 64 KiB head's strings) stays referenced.
 func (r *recorder) clearEvent() {
-	if r.ev == nil {
-		return
+	if r.ev != nil {
+		*r.ev = capture.Event{}
 	}
-	*r.ev = capture.Event{}
-	eventPool.Put(r.ev)
-	r.ev = nil
+}
+
+// idle gives the scratch event back, cleared; the connection calls it
+// once it has decoded a chunk.
+func (r *recorder) idle() {
+	if r.ev != nil {
+		*r.ev = capture.Event{}
+		eventPool.Put(r.ev)
+		r.ev = nil
+	}
 }
 
 // add hands the scratch event to every output, then clears it and the

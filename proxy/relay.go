@@ -112,6 +112,7 @@ func (c *conn) decodeClient(b []byte) {
 	}
 	c.rec.flush()
 	c.dec.Idle() // an idle WebSocket holds no payload buffer
+	c.rec.idle() // nor a scratch event
 	c.arm()
 }
 
@@ -165,6 +166,7 @@ func (c *conn) decodeServer(b []byte) {
 	c.dec.Feed(decode.Server, b)
 	c.rec.flush()
 	c.dec.Idle()
+	c.rec.idle()
 	c.arm()
 	if c.waiting {
 		c.settle.Signal() // a response may have completed
