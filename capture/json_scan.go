@@ -321,18 +321,6 @@ func (s *scanner) key() ([]byte, bool) {
 	return raw, ok && plain
 }
 
-// bytes reads a string's value into a new slice.
-func (s *scanner) bytes() ([]byte, bool) {
-	raw, plain, ok := s.quoted()
-	if !ok {
-		return nil, false
-	}
-	if plain {
-		return append([]byte(nil), raw...), true
-	}
-	return unescape(raw)
-}
-
 func (s *scanner) string() (string, bool) {
 	raw, plain, ok := s.quoted()
 	if !ok {
