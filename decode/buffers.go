@@ -90,3 +90,70 @@ func giveBack(b []byte) {
 	*p = b[:0]
 	bigBufs[class].Put(p)
 }
+
+// Buffers that are given back after every relayed chunk, however small
+// (Conn.Idle): the classes below bigMinShift, from 512 bytes, come from a
+// pool of their own, so that a WebSocket that carried a message holds no
+// buffer while it is idle, and one that keeps carrying messages does not
+// allocate.
+const smallMinShift = 9 // 512 B
+
+var smallBufs [bigMinShift - smallMinShift]sync.Pool // *[]byte of cap 1<<(i+smallMinShift)
+
+// growPooled is grow for buffers that release gives back: every capacity
+// it hands out is a pool class, from 512 bytes up, when limit allows.
+func growPooled(buf []byte, n, limit int) []byte {
+	if cap(buf)-len(buf) >= n {
+		return buf
+	}
+	c := min(max(2*cap(buf), len(buf)+n, 1<<smallMinShift), limit)
+	shift := max(bits.Len(uint(c-1)), smallMinShift)
+	var nb []byte
+	if pool := classPool(shift); pool != nil && 1<<shift <= limit {
+		if p, _ := pool.Get().(*[]byte); p != nil {
+			nb = (*p)[:0]
+			*p = nil
+			holders.Put(p)
+		} else {
+			nb = make([]byte, 0, 1<<shift)
+		}
+	} else {
+		nb = make([]byte, 0, c)
+	}
+	nb = append(nb, buf...)
+	release(buf)
+	return nb
+}
+
+// release gives b back to its pool when its capacity is a pool class
+// (others are left to the garbage collector) and returns nil. Nothing may
+// refer to b's bytes any more.
+func release(b []byte) []byte {
+	c := cap(b)
+	if c == 0 {
+		return nil
+	}
+	shift := bits.Len(uint(c - 1))
+	pool := classPool(shift)
+	if pool == nil || 1<<shift != c {
+		return nil
+	}
+	p, _ := holders.Get().(*[]byte)
+	if p == nil {
+		p = new([]byte)
+	}
+	*p = b[:0]
+	pool.Put(p)
+	return nil
+}
+
+// classPool returns the pool of buffers of 1<<shift bytes, or nil.
+func classPool(shift int) *sync.Pool {
+	switch {
+	case shift < smallMinShift || shift > bigMaxShift:
+		return nil
+	case shift < bigMinShift:
+		return &smallBufs[shift-smallMinShift]
+	}
+	return &bigBufs[shift-bigMinShift]
+}

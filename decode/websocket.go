@@ -141,8 +141,7 @@ type wsStream struct {
 	closeCode   int
 	closeReason string
 
-	out     []byte // inflated payload, at most max bytes
-	scratch [512]byte
+	out []byte // inflated payload, at most max bytes
 
 	frame Frame
 	ev    Message

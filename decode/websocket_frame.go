@@ -142,7 +142,7 @@ func (w *wsStream) keep(buf, chunk []byte, limit int) []byte {
 	if n <= 0 {
 		return buf
 	}
-	buf = grow(buf, n, limit)
+	buf = growPooled(buf, n, limit) // given back when idle (idle.go)
 	l := len(buf)
 	buf = append(buf, chunk[:n]...)
 	if w.cur.Masked {
@@ -167,8 +167,9 @@ func (w *wsStream) data(chunk []byte) {
 	m.utf8.write(m.buf[l:])
 	// The bytes past the limit are checked too, through scratch.
 	rest, off := chunk[kept:], w.off+int64(kept)
+	var scratch [128]byte // not a field: a stream held 512 bytes for this rare case
 	for len(rest) > 0 && !m.utf8.bad {
-		s := w.scratch[:copy(w.scratch[:], rest)]
+		s := scratch[:copy(scratch[:], rest)]
 		if w.cur.Masked {
 			ws.Cipher(s, w.cur.Mask, int(off&3))
 		}

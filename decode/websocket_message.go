@@ -118,7 +118,7 @@ func (w *wsStream) inflate(h Handler) {
 		b, err = f.next()
 		n += int64(len(b))
 		if k := min(len(b), w.max-len(out)); k > 0 {
-			out = grow(out, k, w.max)
+			out = growPooled(out, k, w.max)
 			out = append(out, b[:k]...)
 		}
 		if m.text && !m.utf8.bad {

@@ -60,7 +60,7 @@ func startPusher(b *testing.B, size, n int) string {
 // capture log. One op is one frame; compare with the direct figures that
 // compare.sh prints, not with a fixed number.
 func BenchmarkPush(b *testing.B) {
-	for _, size := range []int{64, 4096} {
+	for _, size := range []int{64, 4096, 65536} {
 		for _, out := range []string{"none", "json", "pcap"} {
 			b.Run(strconv.Itoa(size)+"B/"+out, func(b *testing.B) {
 				srv := startPusher(b, size, b.N)
@@ -94,7 +94,10 @@ func BenchmarkPush(b *testing.B) {
 					b.Fatal(err)
 				}
 				hdr := 2
-				if size > 125 {
+				switch {
+				case size > 65535:
+					hdr = 10
+				case size > 125:
 					hdr = 4
 				}
 				b.SetBytes(int64(size + hdr))
@@ -106,60 +109,4 @@ func BenchmarkPush(b *testing.B) {
 			})
 		}
 	}
-}
-
-// BenchmarkHTTPKeepAlive measures one request → response exchange through
-// frametap on a kept-alive connection, decoded and logged. One op is one
-// exchange.
-func BenchmarkHTTPKeepAlive(b *testing.B) {
-	us := startHTTPBench(b)
-	lg := capture.NewLog(io.Discard, capture.JSON, capture.LogOptions{})
-	b.Cleanup(func() { lg.Close() })
-	p := New(Config{Mode: Reverse, Upstream: us, Outputs: []capture.Output{lg}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go p.Serve(ln)
-	b.Cleanup(func() { p.Shutdown(context.Background()) })
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	br := bufio.NewReader(nc)
-	req := []byte("GET /bench HTTP/1.1\r\nHost: bench\r\nUser-Agent: frametap-bench\r\nAccept: */*\r\n\r\n")
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		if _, err := nc.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
-}
-
-// startHTTPBench runs a minimal keep-alive HTTP/1.1 server on loopback that
-// answers every request with a fixed small response, without net/http's
-// own cost in the measurement.
-func startHTTPBench(b *testing.B) string {
-	b.Helper()
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello")
-	return serveEach(listenLoopback(b), func(nc net.Conn) {
-		defer nc.Close()
-		br := bufio.NewReader(nc)
-		for {
-			if _, err := http.ReadRequest(br); err != nil {
-				return
-			}
-			if _, err := nc.Write(resp); err != nil {
-				return
-			}
-		}
-	})
 }

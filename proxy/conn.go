@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/frametap/frametap/capture"
 	"github.com/frametap/frametap/capture/pcapng"
 	"github.com/frametap/frametap/decode"
 )
@@ -257,7 +256,7 @@ func (c *conn) recoverPanic(goroutine string) {
 		defer c.mu.Unlock()
 		c.broken = true
 		c.fail(err)
-		c.rec.ev = capture.Event{} // whatever was half built
+		c.rec.clearEvent() // whatever was half built
 		c.rec.now = time.Now()
 		c.rec.failure("", err)
 		c.rec.flush()

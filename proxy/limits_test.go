@@ -305,7 +305,7 @@ func TestScratchShrinksAfterHugeHead(t *testing.T) {
 		t.Errorf("after the huge head the connection keeps room for %d fields and %d bytes of head, want at most %d and %d",
 			hdrs, head, maxKeptFields, maxKeptHead)
 	}
-	if ev.Headers != nil || ev.Target != "" {
+	if ev != nil && (ev.Headers != nil || ev.Target != "") {
 		t.Errorf("the scratch event still holds the last message: %d headers, target %q", len(ev.Headers), ev.Target)
 	}
 	rc.finish()

@@ -162,6 +162,8 @@ type Proxy struct {
 	shutdown  bool
 	wg        sync.WaitGroup // one per live connection
 
+	settleOnce sync.Once // settle.go, started by the first ServeMode
+
 	outputWarned atomic.Bool
 
 	// own holds the local addresses of the upstream sockets transparent
@@ -241,6 +243,7 @@ func (p *Proxy) ServeMode(ln net.Listener, mode Mode, upstream string) error {
 	}
 	p.listeners[ln] = struct{}{}
 	p.mu.Unlock()
+	p.settleOnce.Do(func() { go p.settle() }) // settle.go
 
 	var backoff time.Duration
 	for {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"crypto/tls"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,7 +52,7 @@ type recorder struct {
 	lastRequest int // Seq of the last request recorded
 	lastFinal   int // Seq of the last final (non-1xx) response recorded
 
-	ev   capture.Event // scratch for the event being built: clear between events
+	ev   *capture.Event // scratch for the event being built, from eventPool: nil between chunks (idle)
 	hdrs []capture.Header
 	trls []capture.Header
 	sets []capture.Setting // scratch for an h2frame's settings
@@ -78,9 +79,37 @@ func (r *recorder) event(kind capture.Kind) *capture.Event {
 	if r.pendingOpen && kind != capture.KindOpen {
 		r.openNow() // open comes first, whatever ends a connection early
 	}
-	ev := &r.ev
+	if r.ev == nil {
+		r.ev = eventPool.Get().(*capture.Event)
+	}
+	ev := r.ev
 	ev.Kind, ev.Conn, ev.Time = kind, r.conn, r.now
 	return ev
+}
+
+// eventPool holds the recorders' scratch events: an Event is about 1 KiB,
+// which every connection held for its whole life, idle ones too (issue
+// 15); now a connection takes one when it builds an event and gives it
+// back after the chunk it was decoding (idle): a Get and a Put per chunk,
+// not per event.
+var eventPool = sync.Pool{New: func() any { return new(capture.Event) }}
+
+// clearEvent clears the scratch event, so that nothing of the message (a
+// body, a 64 KiB head's strings) stays referenced.
+func (r *recorder) clearEvent() {
+	if r.ev != nil {
+		*r.ev = capture.Event{}
+	}
+}
+
+// idle gives the scratch event back, cleared; the connection calls it
+// once it has decoded a chunk.
+func (r *recorder) idle() {
+	if r.ev != nil {
+		*r.ev = capture.Event{}
+		eventPool.Put(r.ev)
+		r.ev = nil
+	}
 }
 
 // add hands the scratch event to every output, then clears it and the
@@ -88,11 +117,11 @@ func (r *recorder) event(kind capture.Kind) *capture.Event {
 // strings) stays referenced until the next event. Clearing here rather
 // than in event keeps the cost the same: the event is large.
 func (r *recorder) add() {
-	r.push.mech.Add(&r.ev) // issue 10
+	r.push.mech.Add(r.ev) // issue 10
 	for _, s := range r.streams {
-		s.Add(&r.ev)
+		s.Add(r.ev)
 	}
-	r.ev = capture.Event{}
+	r.clearEvent()
 	r.hdrs = scrub(r.hdrs)
 	r.trls = scrub(r.trls)
 	r.sets = r.sets[:0] // names are constants, or short strings made for the event

@@ -172,7 +172,7 @@ func (r *recorder) liveHead(stream uint32, ev *capture.Event, hs []decode.Header
 	for _, l := range r.prog.lives {
 		l.Head(stream, ev)
 	}
-	r.ev = capture.Event{}
+	r.clearEvent()
 	r.hdrs = scrub(r.hdrs)
 }
 

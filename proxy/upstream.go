@@ -79,18 +79,36 @@ func (c *conn) dial(addr string) (net.Conn, error) {
 	start := time.Now()
 	var nc net.Conn
 	var err error
-	if v := c.in.via; v != nil {
-		if nc, err = v.tunnel(ctx, c.p.dialContext, addr); err != nil {
-			return nil, err
+	onOwnStack(func() {
+		if v := c.in.via; v != nil {
+			nc, err = v.tunnel(ctx, c.p.dialContext, addr)
+		} else if nc, err = c.p.dialContext(ctx, "tcp", addr); err != nil {
+			err = fmt.Errorf("cannot reach upstream %s: %w", addr, err)
 		}
-	} else if nc, err = c.p.dialContext(ctx, "tcp", addr); err != nil {
-		return nil, fmt.Errorf("cannot reach upstream %s: %w", addr, err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	took := time.Since(start)
 	c.mu.Lock()
 	c.rec.dialed(took) // connect_ms
 	c.mu.Unlock()
 	return nc, nil
+}
+
+// onOwnStack runs f on a goroutine of its own and returns when f has.
+// A dial goes deep (net's dialer, the socket's setup: more than 4 KiB of
+// stack), and a goroutine's stack, once grown, stays that size while the
+// goroutine lives, parked or not: the client goroutine of every idle
+// connection held 8 KiB of stack for its one dial (issue 15). The cost is
+// one goroutine per dial.
+func onOwnStack(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
 }
 
 // dialHTTP connects for plain HTTP requests to addr. Through an upstream

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,5 +99,41 @@ func BenchmarkInject200k(b *testing.B) {
 		b.ReportMetric(float64(peak-before.HeapInuse)/(1<<20), "MiB-peak-heap")
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB-held")
 		runtime.KeepAlive(u)
+	}
+}
+
+// BenchmarkStoreAdd is the dashboard's cost on the relay: what a
+// connection's stream spends per event handed to the Store, for the
+// events of a server pushing 64-byte binary messages (a frame and a
+// message each), with the default bounds (so that the ring fills and the
+// oldest are dropped, as in a long run). One op is one event.
+func BenchmarkStoreAdd(b *testing.B) {
+	payload := []byte(strings.Repeat("frametap", 8))
+	frame := capture.Event{Kind: capture.KindFrame, Conn: 1, Time: time.Now(), From: "server", Fin: true, Opcode: 2, Len: 64}
+	msg := capture.Event{Kind: capture.KindMessage, Conn: 1, Time: time.Now(), From: "server", Op: "binary", Frames: 1, Len: 64, WireLen: 64, Payload: payload}
+	for _, conns := range []int{1, 8} {
+		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
+			st := NewStore(0)
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism((conns + 1) / 2)
+			b.RunParallel(func(pb *testing.PB) {
+				s := st.Stream()
+				f, m := frame, msg
+				f.Conn = uint64(next.Add(1))
+				m.Conn = f.Conn
+				for i := 0; pb.Next(); i++ {
+					if i%2 == 0 {
+						s.Add(&f)
+					} else {
+						s.Add(&m)
+					}
+					if i%64 == 63 { // one chunk of a push: 32 messages
+						s.Flush()
+					}
+				}
+				s.Close()
+			})
+		})
 	}
 }

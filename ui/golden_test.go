@@ -112,6 +112,7 @@ func newAPIUI(t *testing.T, w, h int) *UI {
 	for _, ev := range apiFixture(t) {
 		stream.Add(&ev)
 	}
+	stream.Flush()
 	liveDownload(st, stream)
 	u := New(Config{Screen: scr, Listen: "127.0.0.1:8080", Mode: "regular", CaptureFile: "api.jsonl",
 		CaptureHealth: func() (int64, int64, error) { return 14, 0, nil }}, st)

@@ -61,6 +61,13 @@ func fixture() []capture.Event {
 
 // feed adds evs to s the way the proxy does, through one stream per
 // connection.
+// addNow adds ev and flushes, as the proxy does at the end of a chunk: a
+// Store's stream hands its events over on Flush.
+func addNow(s capture.Stream, ev *capture.Event) {
+	s.Add(ev)
+	s.Flush()
+}
+
 func feed(s *Store, evs []capture.Event) {
 	streams := map[uint64]capture.Stream{}
 	for i := range evs {

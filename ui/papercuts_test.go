@@ -27,7 +27,7 @@ func TestEmptyDashboardHint(t *testing.T) {
 func TestLiveBytes(t *testing.T) {
 	st := NewStore(0)
 	stream := st.Stream()
-	stream.Add(&capture.Event{Kind: capture.KindOpen, Conn: 9, Time: at(0), Client: "127.0.0.1:9", Mode: "reverse", Server: "up:80"})
+	addNow(stream, &capture.Event{Kind: capture.KindOpen, Conn: 9, Time: at(0), Client: "127.0.0.1:9", Mode: "reverse", Server: "up:80"})
 	live := stream.(capture.Live)
 	live.Relayed("client", 300)
 	live.Relayed("server", 5<<20)
@@ -48,7 +48,7 @@ func TestLiveBytes(t *testing.T) {
 	if s := u.status.GetText(true); !strings.Contains(s, "1.0 MiB/s") {
 		t.Errorf("status %q: want the relayed rate, 1.0 MiB/s", s)
 	}
-	stream.Add(&capture.Event{Kind: capture.KindClose, Conn: 9, Time: at(2000), BytesFromClient: 300, BytesFromServer: 6 << 20})
+	addNow(stream, &capture.Event{Kind: capture.KindClose, Conn: 9, Time: at(2000), BytesFromClient: 300, BytesFromServer: 6 << 20})
 	stream.Close()
 	u.refresh()
 	if l := line(u.screen(), "#9 127.0.0.1:9"); !strings.Contains(l, " 300 B↑ 6.0 MiB↓ ") {

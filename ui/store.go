@@ -14,9 +14,10 @@ const (
 	// --ui-events is not given.
 	DefaultMaxEvents = 200_000
 	// DefaultMaxBytes is about how much memory the events a Store holds may
-	// take (bodies, payloads, headers and the events themselves) before
-	// the oldest are dropped, however few they are: 200,000 events with
-	// 64 KiB bodies would otherwise be 12 GiB.
+	// cost the process (bodies, payloads, headers and the events
+	// themselves, and the garbage collector's headroom: see heapFactor)
+	// before the oldest are dropped, however few they are: 200,000 events
+	// with 64 KiB bodies would otherwise be 12 GiB.
 	DefaultMaxBytes = 256 << 20
 	// MaxKeep is how many bytes of each body and message payload the
 	// dashboard keeps in memory; the capture file has the rest.
@@ -41,6 +42,7 @@ type Store struct {
 
 	mu    sync.RWMutex
 	ring  []*capture.Event // event i is ring[i%max] for Base() <= i < Total()
+	sizes []int64          // sizes[i%max] is eventSize(ring[i%max]), counted once
 	base  int              // absolute index of the oldest event held
 	total int              // absolute index of the next event
 	bytes int64            // eventSize of the events held
@@ -85,33 +87,70 @@ func (s *Store) MaxBytes() int64 { return s.maxBytes }
 func (s *Store) add(ev *capture.Event) {
 	n := eventSize(ev)
 	s.mu.Lock()
+	s.put(ev, n)
+	s.totalA.Store(int64(s.total)) // under mu: two adds must not publish out of order
+	s.mu.Unlock()
+}
+
+// addBatch appends evs, which the store now owns, sizes[i] being
+// eventSize(evs[i]), under one hold of the lock: the lock all connections
+// share is taken once per chunk a connection relays, not once per event
+// (with 8 connections adding events as fast as they could, the mutex
+// profile showed them waiting on each other for 98% of the time).
+func (s *Store) addBatch(evs []*capture.Event, sizes []int64) {
+	s.mu.Lock()
+	for i, ev := range evs {
+		s.put(ev, sizes[i])
+	}
+	s.totalA.Store(int64(s.total))
+	s.mu.Unlock()
+}
+
+// put appends ev of size n. Callers hold mu.
+func (s *Store) put(ev *capture.Event, n int64) {
 	if s.total-s.base == s.max {
 		s.drop() // its slot is the one ev takes
 	}
 	if len(s.ring) < s.max {
 		s.ring = append(s.ring, ev)
+		s.sizes = append(s.sizes, n)
 	} else {
 		s.ring[s.total%s.max] = ev
+		s.sizes[s.total%s.max] = n
 	}
 	s.total++
 	s.bytes += n
-	for s.bytes > s.maxBytes && s.total-s.base > 1 {
+	for s.bytes > s.maxBytes/heapFactor && s.total-s.base > 1 {
 		s.drop()
 	}
-	s.totalA.Store(int64(s.total)) // under mu: two adds must not publish out of order
-	s.mu.Unlock()
 }
 
 // drop lets the oldest event held go. Callers hold mu.
 func (s *Store) drop() {
 	k := s.base % s.max
-	s.bytes -= eventSize(s.ring[k])
+	s.bytes -= s.sizes[k]
 	s.ring[k] = nil
 	s.base++
 }
 
-// eventOverhead is what an event costs besides its variable parts.
-const eventOverhead = int64(unsafe.Sizeof(capture.Event{})) + 16
+// heapFactor is how much more memory than the events it holds the
+// process needs to hold them: Go's garbage collector (GOGC=100) lets the
+// heap grow to twice the live data before it collects, so a store of
+// 256 MiB of events made a process of 437 MiB (issue 15). The Store keeps
+// the events it holds within MaxBytes/heapFactor, so that the heap stays
+// within about MaxBytes.
+const heapFactor = 2
+
+// eventOverhead is what an event costs besides its variable parts: the
+// allocation that holds a copy (an Event is rounded up to the allocator's
+// size class, 968 bytes to 1024) and its slots in the ring.
+var eventOverhead = allocSize(int(unsafe.Sizeof(capture.Event{}))) + 16
+
+// allocSize returns the bytes the allocator gives an object of n bytes:
+// growing a slice rounds its capacity up to the same size classes.
+func allocSize(n int) int64 {
+	return int64(cap(append([]byte(nil), make([]byte, n)...)))
+}
 
 // eventSize estimates the memory ev holds: the event, its body, payload,
 // header fields and the longer strings. It must not change while ev is
@@ -181,6 +220,7 @@ func (s *Store) Clear() {
 	s.base = s.total
 	s.bytes = 0
 	clear(s.ring) // let the GC have them; ring[i%max] addressing stays
+	clear(s.sizes)
 	s.mu.Unlock()
 }
 
@@ -190,26 +230,57 @@ type storeStream struct {
 	s          *Store
 	lc         *liveConn
 	registered bool
+
+	// Copies of the events added since the last Flush, their sizes, and
+	// the exchanges whose final response is among them.
+	batch []*capture.Event
+	sizes []int64
+	done  []int
 }
 
-// Add copies ev, which the decoder reuses after the call, and appends it.
+// storeBatch is the most events a stream holds before it hands them to
+// the store without waiting for Flush.
+const storeBatch = 64
+
+// Add copies ev, which the decoder reuses after the call; Flush appends
+// the copies to the store.
 func (st *storeStream) Add(ev *capture.Event) {
 	if !st.registered {
 		st.registered = true
 		st.lc.id = ev.Conn
 		st.s.register(st.lc)
 	}
-	st.s.add(copyEvent(ev))
+	c := copyEvent(ev)
+	st.batch = append(st.batch, c)
+	st.sizes = append(st.sizes, eventSize(c))
 	if ev.Kind == capture.KindResponse && (ev.Status >= 200 || ev.Status == 101) {
-		st.lc.done(ev.Seq) // the row shows the event from now on
+		st.done = append(st.done, ev.Seq)
+	}
+	if len(st.batch) == storeBatch {
+		st.Flush()
 	}
 }
 
-// Flush does nothing: Add has already handed the event over.
-func (*storeStream) Flush() error { return nil }
+// Flush appends the events added since the last Flush to the store.
+func (st *storeStream) Flush() error {
+	if len(st.batch) == 0 {
+		return nil
+	}
+	st.s.addBatch(st.batch, st.sizes)
+	clear(st.batch)
+	st.batch, st.sizes = st.batch[:0], st.sizes[:0]
+	for _, seq := range st.done {
+		st.lc.done(seq) // the row shows the event from now on
+	}
+	st.done = st.done[:0]
+	return nil
+}
 
-// Close forgets the connection's live side: its last event is in.
+// Close appends what is left and forgets the connection's live side: its
+// last event is in.
 func (st *storeStream) Close() {
+	st.Flush()
+	st.batch, st.sizes, st.done = nil, nil, nil
 	if st.registered {
 		st.s.unregister(st.lc)
 	}

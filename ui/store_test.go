@@ -16,7 +16,7 @@ func TestStoreCopies(t *testing.T) {
 	hdrs := []capture.Header{{"Host", "a"}}
 	ev := capture.Event{Kind: capture.KindRequest, Body: body, Headers: hdrs}
 	st := s.Stream()
-	st.Add(&ev)
+	addNow(st, &ev)
 	copy(body, "XXXXX")
 	hdrs[0][1] = "changed"
 	got := s.At(0)
@@ -28,7 +28,7 @@ func TestStoreCopies(t *testing.T) {
 func TestStoreBoundsPayloads(t *testing.T) {
 	s := NewStore(0)
 	big := bytes.Repeat([]byte("x"), MaxKeep+100)
-	s.Stream().Add(&capture.Event{Kind: capture.KindMessage, Payload: big, Len: int64(len(big))})
+	addNow(s.Stream(), &capture.Event{Kind: capture.KindMessage, Payload: big, Len: int64(len(big))})
 	got := s.At(0)
 	if len(got.Payload) != MaxKeep || !got.Truncated || got.Len != int64(len(big)) {
 		t.Errorf("payload %d bytes truncated=%v len=%d; want %d, true, %d", len(got.Payload), got.Truncated, got.Len, MaxKeep, len(big))
@@ -39,7 +39,7 @@ func TestStoreDropsOldest(t *testing.T) {
 	s := NewStore(3)
 	st := s.Stream()
 	for i := range 5 {
-		st.Add(&capture.Event{Kind: capture.KindError, Conn: uint64(i)})
+		addNow(st, &capture.Event{Kind: capture.KindError, Conn: uint64(i)})
 	}
 	if got, want := s.Dropped(), 2; got != want {
 		t.Errorf("dropped: got %d, want %d", got, want)
@@ -52,7 +52,7 @@ func TestStoreDropsOldest(t *testing.T) {
 		t.Errorf("Since(0): first %d, %d events", first, len(evs))
 	}
 	s.Clear()
-	st.Add(&capture.Event{Kind: capture.KindError, Conn: 5})
+	addNow(st, &capture.Event{Kind: capture.KindError, Conn: 5})
 	if evs, first := s.Since(0); first != 5 || len(evs) != 1 || evs[0].Conn != 5 {
 		t.Errorf("after Clear: first %d, %d events", first, len(evs))
 	}
@@ -69,7 +69,7 @@ func TestStoreConcurrentAdds(t *testing.T) {
 			defer wg.Done()
 			st := s.Stream()
 			for i := range 200 {
-				st.Add(&capture.Event{Kind: capture.KindFrame, Conn: uint64(g + 1), Seq: i})
+				addNow(st, &capture.Event{Kind: capture.KindFrame, Conn: uint64(g + 1), Seq: i})
 			}
 		}()
 	}
