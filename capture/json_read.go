@@ -57,8 +57,11 @@ type wireEvent struct {
 	Compressed bool            `json:"compressed"`
 	Text       *string         `json:"text"`
 	Data       json.RawMessage `json:"data"` // base64; a string in an sse event (decodeData)
-	Code       json.RawMessage `json:"code"` // a number (message close), or a string (h2frame)
-	Reason     string          `json:"reason"`
+	// "data" as the scanner read it (json_scan.go): decoded already
+	scanData    []byte
+	scannedData bool
+	Code        json.RawMessage `json:"code"` // a number (message close), or a string (h2frame)
+	Reason      string          `json:"reason"`
 
 	Truncated bool      `json:"truncated"`
 	Msg       string    `json:"msg"`
@@ -156,6 +159,8 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	switch {
 	case w.Text != nil:
 		e.Payload = nilIfEmpty([]byte(*w.Text))
+	case w.scannedData:
+		e.Payload = nilIfEmpty(w.scanData)
 	default:
 		data, err := decodeData(e.Kind, w.Data)
 		if err != nil {

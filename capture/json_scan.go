@@ -151,7 +151,19 @@ func (w *wireEvent) field(s *scanner, key []byte) bool {
 	case "text":
 		w.Text, ok = s.stringPtr()
 	case "data":
-		w.Data, ok = s.base64()
+		// base64, except in an sse event (a string): the kind, which
+		// frametap writes first, says which.
+		switch w.Kind {
+		case "":
+			return false
+		case KindSSE:
+			var v string
+			v, ok = s.string()
+			w.scanData, w.scannedData = []byte(v), ok
+		default:
+			w.scanData, ok = s.base64()
+			w.scannedData = ok
+		}
 	case "code":
 		w.Code, ok = s.raw() // a number or a string, as json.RawMessage
 	case "reason":

@@ -29,6 +29,7 @@ func FuzzScanEvent(f *testing.F) {
 		`{"kind":"h2frame","type":"SETTINGS","settings":[["MAX_FRAME_SIZE",16384]],"code":"CANCEL"}`,
 		`{"kind":"message","op":"close","code":1000}`, `{"kind":"request","body_b64":"AAE=\n"}`,
 		` {"kind" : "open" , "t" : "2025-03-14T19:51:02.5+01:00" } `, `{"kind":"open"} x`, `{"kind":"open","t":"2025-02-30T00:00:00Z"}`,
+		`{"kind":"sse","seq":1,"event":"message","data":"abcd","len":11}`, `{"data":"AAE=","kind":"message"}`,
 		`{"kind":"x","msg":"\xff"}`, `{"kind":"x","headers":[["a","b","c"]]}`, `{"kind":"x","headers":[]}`,
 	} {
 		f.Add([]byte(s))
@@ -41,6 +42,15 @@ func FuzzScanEvent(f *testing.F) {
 		var slow wireEvent
 		if err := json.Unmarshal(b, &slow); err != nil {
 			t.Fatalf("scan read %q, encoding/json says %v", b, err)
+		}
+		// "data": the scanner decodes it as it reads (the kind says how),
+		// encoding/json keeps it raw for decodeData.
+		if fast.scannedData {
+			want, err := decodeData(slow.Kind, slow.Data)
+			if err != nil || !bytes.Equal(fast.scanData, want) {
+				t.Fatalf("%q: data scanned %q, encoding/json and decodeData %q, %v", b, fast.scanData, want, err)
+			}
+			fast.scanData, fast.scannedData, slow.Data = nil, false, nil
 		}
 		if !reflect.DeepEqual(fast, slow) {
 			t.Fatalf("%q:\nscan          %+v\nencoding/json %+v", b, fast, slow)
