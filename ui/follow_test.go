@@ -26,6 +26,7 @@ func TestFollowSurvivesAnEmptyTimeline(t *testing.T) {
 	} {
 		st.Add(&ev)
 	}
+	st.Flush()
 	u.refresh()
 	if u.tlConn == nil || u.tlConn.id != 3 {
 		t.Errorf("follow did not select the new matching connection #3: the timeline shows %v", u.tlConn)

@@ -87,6 +87,7 @@ func newH2UI(t *testing.T, w, h int) *UI {
 	for _, ev := range h2Fixture() {
 		stream.Add(&ev)
 	}
+	stream.Flush()
 	liveH2(stream)
 	u := New(Config{Screen: scr, Listen: "127.0.0.1:8080", Mode: "regular", CaptureFile: "h2.jsonl",
 		Listeners:     []Listener{{Addr: "127.0.0.1:8080", Mode: "regular"}, {Addr: "127.0.0.1:1080", Mode: "socks5"}},
@@ -221,9 +222,11 @@ func TestH2Bounded(t *testing.T) {
 	for id := uint32(1); id < 200_000; id += 2 {
 		s.Add(&capture.Event{Kind: capture.KindH2Frame, Conn: 1, Time: at(1), From: "client", FrameType: "HEADERS", Stream: id, Flags: 0x5})
 		if id%1000 == 1 {
+			s.Flush()
 			u.refresh()
 		}
 	}
+	s.Flush()
 	u.refresh()
 	h := u.st.byID[1].h2
 	if len(h.frames) > st.Max() || len(h.open) > maxTrackedStreams || len(h.lanes) > maxLanes*8 {

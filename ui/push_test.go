@@ -32,6 +32,7 @@ func newPushUI(t *testing.T, w, h int) (*UI, []capture.Event) {
 	for i := range evs {
 		stream.Add(&evs[i])
 	}
+	stream.Flush()
 	u := New(Config{Screen: scr, Listen: "127.0.0.1:8080", Mode: "regular (demo)", CaptureFile: "demo.jsonl",
 		CaptureHealth: func() (int64, int64, error) { return int64(len(evs)), 0, nil }}, st)
 	scr.SetSize(w, h)
