@@ -68,7 +68,9 @@ func TestPushBrowserE2E(t *testing.T) {
 			ws.WriteFrame(conn, ws.NewTextFrame([]byte(fmt.Sprintf(`{"tick":%d}`, i))))
 		}
 		ws.WriteFrame(conn, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, "")))
-		ws.ReadFrame(conn) // the page's close
+		if h, err := ws.ReadHeader(conn); err == nil && h.Length <= 125 { // the page's close
+			io.CopyN(io.Discard, conn, h.Length)
+		}
 	})
 	mux.HandleFunc("POST /results", func(w http.ResponseWriter, r *http.Request) {
 		var res pageResults2
