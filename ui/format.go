@@ -278,8 +278,9 @@ func printable(b []byte) bool {
 // detail renders an event for the detail pane. frames are the frame events
 // a message was made of; pair is a response's request or a request's
 // response, when known; start is the connection's start; mode how bodies
-// are shown (the v key).
-func detail(ev *capture.Event, frames []*capture.Event, pair *capture.Event, start time.Time, mode int) string {
+// are shown (the v key); view is a message's subprotocol reading, shown
+// above its payload.
+func detail(ev *capture.Event, frames []*capture.Event, pair *capture.Event, start time.Time, mode int, view string) string {
 	if ev.Conn == 0 {
 		return globalDetail(ev) // global.go
 	}
@@ -335,6 +336,7 @@ func detail(ev *capture.Event, frames []*capture.Event, pair *capture.Event, sta
 					yes(f.Fin), f.RSV>>2&1, f.RSV>>1&1, f.RSV&1, opName(f.Opcode), yes(f.Masked), f.Len, rel(f.Time, start))
 			}
 		}
+		sb.WriteString(view) // the subprotocol's reading (subprotocol.go)
 		if ev.Op != "close" {
 			sb.WriteString("\n[::b]payload[::-]\n")
 			sb.WriteString(content(ev.Payload, "", "", mode))

@@ -112,7 +112,7 @@ func TestWording(t *testing.T) {
 		if tc.from == "server" && strings.Contains(tc.msg, "upstream") && strings.Contains(got, "bytes") && !strings.Contains(got, "no bytes") {
 			t.Errorf("error from %q %q: %q blames the server's bytes", tc.from, tc.msg, got)
 		}
-		if d := detail(ev, nil, nil, at(0), bodyAuto); !strings.Contains(d, got) {
+		if d := detail(ev, nil, nil, at(0), bodyAuto, ""); !strings.Contains(d, got) {
 			t.Errorf("error from %q %q: detail lacks %q:\n%s", tc.from, tc.msg, got, d)
 		}
 	}

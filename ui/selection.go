@@ -232,7 +232,7 @@ func (u *UI) eventDetail(c *conn, i int) string {
 	if ev.Kind == capture.KindMessage {
 		frames = u.framesOf(c, i, ev)
 	}
-	return detail(ev, frames, u.pairOf(c, i, ev), c.opened, u.bodyMode)
+	return detail(ev, frames, u.pairOf(c, i, ev), c.opened, u.bodyMode, u.messageView(c, ev))
 }
 
 // framesOf returns the frame events message i of c was made of: the

@@ -68,6 +68,8 @@ type conn struct {
 
 	h2     *h2Track // HTTP/2 (h2.go); nil when the connection never spoke it
 	listen string   // the listener it came in on (open's "listen")
+
+	subprotocol string // the WebSocket's Sec-WebSocket-Protocol (upgrade's "subprotocol"), for the messages' views
 }
 
 // state is the dashboard's model: connections and counters built from
@@ -164,6 +166,7 @@ func (s *state) apply(i int, ev *capture.Event) {
 		}
 		c.connClose = c.connClose || hasToken(ev.Headers, "Connection", "close")
 	case capture.KindUpgrade:
+		c.subprotocol = ev.Subprotocol
 		if ev.Scheme == "wss" {
 			c.tls = true
 		}
