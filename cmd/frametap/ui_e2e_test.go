@@ -104,10 +104,10 @@ func (s *tmuxSession) waitFor(d time.Duration, what string, wants ...string) str
 func (s *tmuxSession) filter(f string) {
 	s.t.Helper()
 	s.keys("/")
-	s.waitFor(10*time.Second, "the filter prompt", "filter (regex or text):")
+	s.waitFor(10*time.Second, "the filter prompt", "filter (? lists the atoms):")
 	s.keys("C-u")
 	for i := range f {
-		want := "filter (regex or text): " + f[:i+1]
+		want := "filter (? lists the atoms): " + f[:i+1]
 		s.keys("-l", f[i:i+1])
 		s.waitFor(10*time.Second, fmt.Sprintf("typing %q", f[:i+1]), want)
 	}
