@@ -63,11 +63,7 @@ func (t framesTable) text(row, col int) string {
 	if row == 0 {
 		return framesHeader[col]
 	}
-	c := t.u.tlConn
-	if c == nil || row > len(t.u.tlView) {
-		return ""
-	}
-	ev := t.u.store.At(t.u.tlView[row-1])
+	c, ev := t.u.tlEvent(row)
 	if ev == nil {
 		return ""
 	}

@@ -240,15 +240,21 @@ func (t eventsTable) GetCell(row, col int) *tview.TableCell {
 	return nil
 }
 
+// tlEvent returns the timeline's connection and the event on row (from
+// 1): nil when there is no such row, or its event was dropped.
+func (u *UI) tlEvent(row int) (*conn, *capture.Event) {
+	c := u.tlConn
+	if c == nil || row < 1 || row > len(u.tlView) {
+		return c, nil
+	}
+	return c, u.store.At(u.tlView[row-1])
+}
+
 func (t eventsTable) text(row, col int) string {
 	if row == 0 {
 		return eventsHeader[col]
 	}
-	c := t.u.tlConn
-	if c == nil || row > len(t.u.tlView) {
-		return ""
-	}
-	ev := t.u.store.At(t.u.tlView[row-1])
+	c, ev := t.u.tlEvent(row)
 	if ev == nil {
 		return ""
 	}

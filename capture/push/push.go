@@ -82,10 +82,6 @@ func (c Config) minPolls() int {
 	return c.MinPolls
 }
 
-// KindEIO is the kind of the Engine.IO events the Socket.IO decoder writes
-// (issue 10): a connection that carries one is Socket.IO.
-const KindEIO capture.Kind = "eio"
-
 // connKeys bounds the method+path pairs a Conn counts: past it, requests
 // of new pairs are not counted (they cannot make the connection polling).
 const connKeys = 16
@@ -130,7 +126,7 @@ func (c *Conn) Add(ev *capture.Event) {
 		c.raise(SSE)
 	case capture.KindChunk:
 		c.raise(Streaming)
-	case KindEIO:
+	case capture.KindEIO:
 		c.raise(SocketIO)
 	}
 }

@@ -75,7 +75,7 @@ func TestConnMechanism(t *testing.T) {
 			b.add(&capture.Event{Kind: capture.KindUpgrade, Time: at(4001), Protocol: "websocket"})
 		}, WebSocket},
 		{"socket.io polling", func(b *build) { b.exchange(0, "GET", "/socket.io/?EIO=4&transport=polling", 1, 200, "0{}") }, SocketIO},
-		{"socket.io eio", func(b *build) { b.add(&capture.Event{Kind: KindEIO, Time: at(1)}) }, SocketIO},
+		{"socket.io eio", func(b *build) { b.add(&capture.Event{Kind: capture.KindEIO, Time: at(1)}) }, SocketIO},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
