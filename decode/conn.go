@@ -56,8 +56,9 @@ func NewConn(cfg Config, h Handler) *Conn {
 	c := &Conn{h: h, cfg: cfg, maxBody: cfg.maxBody(), maxHead: cfg.maxHead()}
 	c.prog, _ = h.(Progress)
 	c.pusher, _ = h.(Push) // issue 10
-	c.dir[Client].side = Client
-	c.dir[Server].side = Server
+	m := new([2]h1Message) // one allocation for both directions
+	c.dir[Client].side, c.dir[Client].h1Message = Client, &m[Client]
+	c.dir[Server].side, c.dir[Server].h1Message = Server, &m[Server]
 	return c
 }
 
@@ -163,8 +164,10 @@ func (c *Conn) End(from Side) {
 		}
 	}
 	s.state = h1Ended
-	s.head = reuse(s.head)
-	s.letGo()
+	if s.h1Message != nil { // nil once a WebSocket (dropHTTP1)
+		s.head = reuse(s.head)
+		s.letGo()
+	}
 	if cl := &c.dir[Client]; from == Server && cl.state == h1Wait {
 		// No answer will come: what the client sent next is not decoded.
 		cl.state = h1Opaque

@@ -133,21 +133,18 @@ type h1Stream struct {
 	off    int64 // bytes of this direction consumed so far
 	msgOff int64 // where the current message starts
 
+	// What it holds of the message being read: head bytes, fields, body.
+	// nil once the connection is a WebSocket (Conn.dropHTTP1).
+	*h1Message
+
 	// The head scanner.
-	head    []byte // bytes of an incomplete head or trailer section
-	line    int    // bytes of the current line so far
-	lineCR  bool   // the current line so far is a lone CR
-	started bool   // a non-empty line of the head was seen (empty lines before one are skipped)
-	rawHead bool   // the head being read was replayed, so FeedRequest does not hand it out
-	begun   bool   // Progress.Begin was called for the head being read
+	line    int  // bytes of the current line so far
+	lineCR  bool // the current line so far is a lone CR
+	started bool // a non-empty line of the head was seen (empty lines before one are skipped)
+	rawHead bool // the head being read was replayed, so FeedRequest does not hand it out
+	begun   bool // Progress.Begin was called for the head being read
 
 	// The message.
-	req     Request
-	resp    Response
-	fields  h1Fields // of the response head, for a 101
-	hdrs    []Header
-	trls    []Header
-	body    []byte // the kept body bytes
 	bodyLen int64
 	want    int64 // the Content-Length
 	remain  int64 // bytes left in the body or the chunk
@@ -170,6 +167,21 @@ type h1Stream struct {
 	endPending bool  // End came while the bytes were held (h1Wait, h1Hold)
 
 	push *pushStream // issue 10: the response's body streams (push.go); nil when it does not
+}
+
+// h1Message is what one direction holds of the HTTP/1.x message being
+// read: the bytes of an incomplete head, the decoded head, its fields and
+// the body kept. It is an allocation of its own, apart from the parsing
+// state, so that a connection that became a WebSocket lets it go
+// (Conn.dropHTTP1): an idle WebSocket holds no HTTP/1.x message (issue 15).
+type h1Message struct {
+	head   []byte // bytes of an incomplete head or trailer section
+	req    Request
+	resp   Response
+	fields h1Fields // of the response head, for a 101
+	hdrs   []Header
+	trls   []Header
+	body   []byte // the kept body bytes
 }
 
 // seqNo is the Seq of the message being read.

@@ -115,7 +115,7 @@ func TestChunkLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, piece := range []int{len(tt.in), 1} {
-			var s h1Stream
+			s := h1Stream{h1Message: new(h1Message)}
 			var done bool
 			var msg string
 			for p := []byte(tt.in); len(p) > 0 && !done && msg == ""; {
@@ -128,7 +128,7 @@ func TestChunkLine(t *testing.T) {
 			}
 		}
 	}
-	var s h1Stream
+	s := h1Stream{h1Message: new(h1Message)}
 	if _, _, msg := s.chunkLine([]byte("1;"+string(make([]byte, 100))), 64); msg != "chunk size: line longer than 64 bytes" {
 		t.Errorf("long extension: msg %q", msg)
 	}
@@ -152,7 +152,7 @@ func TestScanHead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, piece := range []int{len(tt.in), 1} {
-			var s h1Stream
+			s := h1Stream{h1Message: new(h1Message)}
 			var head []byte
 			tooLarge := false
 			p := []byte(tt.in)

@@ -23,10 +23,12 @@ func retained(c *Conn) map[string]int {
 	for i := range c.dir {
 		s := &c.dir[i]
 		side := s.side.String()
-		m[side+" head"] = cap(s.head)
-		m[side+" body"] = cap(s.body)
-		m[side+" headers"] = cap(s.hdrs) * hdr
-		m[side+" trailers"] = cap(s.trls) * hdr
+		if s.h1Message != nil { // nil once a WebSocket went idle (dropHTTP1)
+			m[side+" head"] = cap(s.head)
+			m[side+" body"] = cap(s.body)
+			m[side+" headers"] = cap(s.hdrs) * hdr
+			m[side+" trailers"] = cap(s.trls) * hdr
+		}
 		if w := c.ws[i]; w != nil {
 			m[side+" ws message"] = cap(w.msg.buf)
 			m[side+" ws control"] = cap(w.ctl)
@@ -162,5 +164,53 @@ func TestRetainedAfterLargeMessages(t *testing.T) {
 			t.Logf("heap held %d KiB, buffers %d KiB", held>>10, total>>10)
 			runtime.KeepAlive(c)
 		})
+	}
+}
+
+// TestIdleWebSocketLetsHTTPGo checks that a connection whose both
+// directions carry WebSocket frames lets its HTTP/1.x state go at Idle
+// (issue 15: an idle WebSocket holds no HTTP message), and only then: a
+// pipelined request still owed its answer, or a 101 whose client bytes are
+// still held, keeps it. What comes after (frames, the close, the ends) is
+// decoded as before.
+func TestIdleWebSocketLetsHTTPGo(t *testing.T) {
+	var h retainCount
+	c := NewConn(Config{}, &h)
+	feedChunks(c, Client, []byte(wsHandshake))
+	if c.Idle() || c.dir[Client].h1Message == nil {
+		t.Fatal("Idle let the HTTP state go while the upgrade was unanswered")
+	}
+	feedChunks(c, Server, []byte(wsAnswer))
+	if !c.Idle() {
+		t.Fatal("Idle after the 101 did not report a WebSocket-only connection")
+	}
+	if c.dir[Client].h1Message != nil || c.dir[Server].h1Message != nil || c.queue != nil {
+		t.Fatal("the HTTP/1.x messages and queue are still held after Idle")
+	}
+	feedChunks(c, Client, wsFrameBytes(ws.OpText, true, 0, true, []byte("hello")))
+	feedChunks(c, Server, wsFrameBytes(ws.OpText, true, 0, false, []byte("world")))
+	feedChunks(c, Client, wsFrameBytes(ws.OpClose, true, 0, true, []byte{0x03, 0xe8}))
+	feedChunks(c, Server, wsFrameBytes(ws.OpClose, true, 0, false, []byte{0x03, 0xe8}))
+	if !c.Idle() {
+		t.Error("Idle no longer reports a WebSocket-only connection")
+	}
+	c.End(Client)
+	c.End(Server)
+	if !c.Idle() {
+		t.Error("Idle after both ends does not report a WebSocket-only connection")
+	}
+	if got, want := fmt.Sprintf("%d requests, %d responses, %d messages, %d errors", h.req, h.resp, h.msg, h.err), "1 requests, 1 responses, 4 messages, 0 errors"; got != want {
+		t.Errorf("decoded %s, want %s", got, want)
+	}
+	if hs, ok := c.CloseHandshake(); !ok || !hs.Sent[Client] || !hs.Sent[Server] {
+		t.Errorf("close handshake %+v (ok %v), want both sides' close", hs, ok)
+	}
+
+	// A plain HTTP connection keeps its state.
+	c = NewConn(Config{}, &h)
+	feedChunks(c, Client, []byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n"))
+	feedChunks(c, Server, []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+	if c.Idle() || c.dir[Client].h1Message == nil {
+		t.Error("Idle let an HTTP/1.1 connection's state go")
 	}
 }

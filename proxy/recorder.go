@@ -103,12 +103,18 @@ func (r *recorder) clearEvent() {
 }
 
 // idle gives the scratch event back, cleared; the connection calls it
-// once it has decoded a chunk.
-func (r *recorder) idle() {
+// once it has decoded a chunk. wsOnly says that the connection carries
+// WebSocket frames only now (decode.Conn.Idle): the scratch kept for HTTP
+// heads and timings goes too.
+func (r *recorder) idle(wsOnly bool) {
 	if r.ev != nil {
 		*r.ev = capture.Event{}
 		eventPool.Put(r.ev)
 		r.ev = nil
+	}
+	if wsOnly && r.hdrs != nil {
+		r.hdrs, r.trls = nil, nil
+		r.prog.letHTTPGo()
 	}
 }
 

@@ -43,7 +43,7 @@ type eioConn struct {
 	reqs     []eioReq     // requests awaiting their response, oldest first
 	socks    []eioSock    // the connection's Engine.IO WebSockets
 	dropped  bool         // a request was not followed (maxEIOPending): reported once
-	scratch  capture.EIO  // the eio event being built: cleared once it is out
+	scratch  *capture.EIO // the eio event being built: cleared once it is out; nil until the first
 }
 
 // eioReq is an Engine.IO request awaiting its response.
@@ -285,9 +285,12 @@ func (r *recorder) eioEvent(side decode.Side, seq int, stream uint32, transport,
 	ev := r.event(capture.KindEIO)
 	ev.Seq, ev.Stream, ev.From = seq, stream, side.String()
 	ev.Len = int64(it.Len)
-	x := &r.eio.scratch
+	if r.eio.scratch == nil {
+		r.eio.scratch = new(capture.EIO) // only a Socket.IO connection holds one
+	}
+	x := r.eio.scratch
 	ev.EIO = x
-	defer func() { r.eio.scratch = capture.EIO{} }() // drop the references into the body
+	defer func() { *x = capture.EIO{} }() // drop the references into the body
 	x.Type, x.Transport, x.SID = it.Type.String(), transport, sid
 	if it.SID != "" {
 		x.SID = it.SID

@@ -45,14 +45,14 @@ type httpProgress struct {
 	decodeLimit int64          // decoded bytes counted per body at most
 	keepDecoded int            // decoded bytes kept per body for decoded_body; 0: none (no --decode-bodies)
 
-	own       bool                  // the bytes being fed are frametap's own answer (conn.note)
-	began     [2]time.Time          // when the head being read on each side began (Begin)
-	bodies    [maxDecoding]decoding // bodies being decoded
-	skipped   []decoding            // bodies not decoded because maxDecoding were (at most maxTimed)
-	times     []exchangeTimes       // exchanges being timed, oldest first
-	dialTook  time.Duration         // the last upstream's dial, until a final response carries it
-	tlsTook   time.Duration         // the last upstream's TLS handshake, likewise
-	handshake time.Duration         // the TLS handshake the next tls event records
+	own       bool                   // the bytes being fed are frametap's own answer (conn.note)
+	began     [2]time.Time           // when the head being read on each side began (Begin)
+	bodies    *[maxDecoding]decoding // bodies being decoded; nil until the first coded body (an idle WebSocket holds none)
+	skipped   []decoding             // bodies not decoded because maxDecoding were (at most maxTimed)
+	times     []exchangeTimes        // exchanges being timed, oldest first
+	dialTook  time.Duration          // the last upstream's dial, until a final response carries it
+	tlsTook   time.Duration          // the last upstream's TLS handshake, likewise
+	handshake time.Duration          // the TLS handshake the next tls event records
 }
 
 // decoding is a body whose content codings are being undone.
@@ -242,6 +242,9 @@ func (p *httpProgress) startDecoding(side decode.Side, seq int, stream uint32, h
 		d.s.Close()
 		*d = decoding{}
 	}
+	if p.bodies == nil {
+		p.bodies = new([maxDecoding]decoding)
+	}
 	for i := range p.bodies {
 		if d := &p.bodies[i]; d.s == nil {
 			*d = decoding{side: side, seq: seq, stream: stream, s: coding.NewStream(cs, p.decodeLimit, p.keepDecoded)}
@@ -256,6 +259,9 @@ func (p *httpProgress) startDecoding(side decode.Side, seq int, stream uint32, h
 
 // decodingOf returns the slot of a body being decoded, or nil.
 func (p *httpProgress) decodingOf(side decode.Side, seq int, stream uint32) *decoding {
+	if p.bodies == nil {
+		return nil
+	}
 	for i := range p.bodies {
 		if d := &p.bodies[i]; d.s != nil && d.side == side && d.seq == seq && d.stream == stream {
 			return d
@@ -309,14 +315,23 @@ func (p *httpProgress) forget(seq int, stream uint32) {
 	}
 }
 
+// letHTTPGo drops the timings kept for exchanges once the connection
+// carries WebSocket frames only: none is in flight then.
+func (p *httpProgress) letHTTPGo() {
+	if len(p.times) == 0 {
+		p.times = nil
+	}
+}
+
 // closeAll ends the decoding of bodies still in flight (the connection
 // ended): their coroutines must not outlive it.
 func (p *httpProgress) closeAll() {
-	for i := range p.bodies {
-		if d := &p.bodies[i]; d.s != nil {
-			d.s.Close()
+	if p.bodies != nil {
+		for i := range p.bodies {
+			if d := &p.bodies[i]; d.s != nil {
+				d.s.Close()
+			}
 		}
-		p.bodies[i] = decoding{}
 	}
-	p.times, p.skipped = nil, nil
+	p.bodies, p.times, p.skipped = nil, nil, nil
 }

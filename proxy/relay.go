@@ -111,8 +111,7 @@ func (c *conn) decodeClient(b []byte) {
 		b = b[n:]
 	}
 	c.rec.flush()
-	c.dec.Idle() // an idle WebSocket holds no payload buffer
-	c.rec.idle() // nor a scratch event
+	c.rec.idle(c.dec.Idle()) // an idle WebSocket holds no payload buffer, nor a scratch event
 	c.arm()
 }
 
@@ -165,8 +164,7 @@ func (c *conn) decodeServer(b []byte) {
 	c.rec.relayed(decode.Server, len(b))
 	c.dec.Feed(decode.Server, b)
 	c.rec.flush()
-	c.dec.Idle()
-	c.rec.idle()
+	c.rec.idle(c.dec.Idle())
 	c.arm()
 	if c.waiting {
 		c.settle.Signal() // a response may have completed
