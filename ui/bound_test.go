@@ -103,12 +103,19 @@ func TestStoreByteBudget(t *testing.T) {
 		owned       bool // AddOwned, as frametap view does: no MaxKeep cut
 		wantHeld    int
 		wantDropped int
+		factor      int // SetHeapFactor; 0: the default
 	}{
-		{"small events: the event count binds", 5000, []byte("x"), false, 1000, 4000},
-		{"10 KiB payloads: the budget binds", 500, big, false, 0, 0},
-		{"one event over the budget alone is held", 3, bytes.Repeat([]byte("y"), 2*budget), true, 1, 2},
+		{"small events: the event count binds", 5000, []byte("x"), false, 1000, 4000, 0},
+		{"10 KiB payloads: the budget binds", 500, big, false, 0, 0, 0},
+		{"10 KiB payloads, a quarter of the budget (serve)", 500, big, false, 0, 0, 4},
+		{"one event over the budget alone is held", 3, bytes.Repeat([]byte("y"), 2*budget), true, 1, 2, 0},
 	} {
 		s := NewStoreSize(1000, budget)
+		factor := int64(DefaultHeapFactor)
+		if tc.factor > 0 {
+			s.SetHeapFactor(tc.factor)
+			factor = int64(tc.factor)
+		}
 		for i := range tc.events {
 			ev := &capture.Event{Kind: capture.KindMessage, Conn: 1, Op: "binary", Payload: tc.payload, Len: int64(len(tc.payload))}
 			if tc.owned {
@@ -129,7 +136,7 @@ func TestStoreByteBudget(t *testing.T) {
 		if got != s.bytes {
 			t.Errorf("%s: store counts %d bytes, its events hold %d", tc.name, s.bytes, got)
 		}
-		if held > 1 && got > budget/heapFactor {
+		if held > 1 && got > budget/factor {
 			t.Errorf("%s: %d events hold %d bytes, over the budget of %d", tc.name, held, got, budget)
 		}
 		if s.Dropped() != tc.events-held {
@@ -138,7 +145,7 @@ func TestStoreByteBudget(t *testing.T) {
 		if tc.wantHeld > 0 && (held != tc.wantHeld || s.Dropped() != tc.wantDropped) {
 			t.Errorf("%s: held %d dropped %d, want %d and %d", tc.name, held, s.Dropped(), tc.wantHeld, tc.wantDropped)
 		}
-		if perBudget := budget / heapFactor / len(tc.payload); tc.wantHeld == 0 && (held >= tc.events || held < perBudget/2) {
+		if perBudget := int(budget/factor) / len(tc.payload); tc.wantHeld == 0 && (held >= tc.events || held < perBudget/2) {
 			t.Errorf("%s: held %d of %d events, want about %d", tc.name, held, tc.events, perBudget)
 		}
 	}

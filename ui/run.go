@@ -77,7 +77,24 @@ func (u *UI) pump() {
 		if !u.queueRefresh() {
 			return
 		}
+		t.Reset(redrawWait(u.cfg.Interval, time.Duration(u.cycle.Load())))
 	}
+}
+
+// maxRedrawWait is the longest redrawWait spaces redraws: the dashboard
+// still moves five times a second under any flood. Keys redraw at once
+// whatever it is.
+const maxRedrawWait = 200 * time.Millisecond
+
+// redrawWait is how long the pump waits before the next refresh, given
+// how long the last refresh and its draw took (cycle): at least interval,
+// and ten times cycle up to maxRedrawWait, so that redrawing takes about a
+// tenth of a core at most. Under a flood (push 64 B through the dashboard,
+// issue 15) the draws at 30 a second took a sixth of the process's CPU
+// time, which the relay needed; the events are applied all the same,
+// only the screen shows them in fewer steps.
+func redrawWait(interval, cycle time.Duration) time.Duration {
+	return max(interval, min(10*cycle, maxRedrawWait))
 }
 
 // healthNews remembers what the capture file's health last said that the
@@ -134,6 +151,7 @@ func (u *UI) refresh() {
 		return
 	default:
 	}
+	u.refreshAt = time.Now()
 	u.seen.Store(int64(u.store.Total()))
 	if !u.paused {
 		evs, first := u.store.Since(u.st.applied)

@@ -117,3 +117,21 @@ func TestWording(t *testing.T) {
 		}
 	}
 }
+
+// redrawWait spaces redraws by how long the last refresh and draw took:
+// never closer than the interval, never further than maxRedrawWait.
+func TestRedrawWait(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct{ interval, cycle, want time.Duration }{
+		{33 * ms, 0, 33 * ms},
+		{33 * ms, 2 * ms, 33 * ms},
+		{33 * ms, 5 * ms, 50 * ms},
+		{33 * ms, 15 * ms, 150 * ms},
+		{33 * ms, 80 * ms, maxRedrawWait},
+		{time.Second, 80 * ms, time.Second},
+	} {
+		if got := redrawWait(tc.interval, tc.cycle); got != tc.want {
+			t.Errorf("redrawWait(%v, %v) = %v, want %v", tc.interval, tc.cycle, got, tc.want)
+		}
+	}
+}

@@ -15,7 +15,7 @@ const (
 	DefaultMaxEvents = 200_000
 	// DefaultMaxBytes is about how much memory the events a Store holds may
 	// cost the process (bodies, payloads, headers and the events
-	// themselves, and the garbage collector's headroom: see heapFactor)
+	// themselves, and the garbage collector's headroom: see DefaultHeapFactor)
 	// before the oldest are dropped, however few they are: 200,000 events
 	// with 64 KiB bodies would otherwise be 12 GiB.
 	DefaultMaxBytes = 256 << 20
@@ -37,8 +37,9 @@ const (
 //
 // Store is safe for concurrent use.
 type Store struct {
-	max      int
-	maxBytes int64
+	max        int
+	maxBytes   int64
+	heapFactor int64 // events are held within maxBytes/heapFactor; under mu
 
 	mu    sync.RWMutex
 	ring  []*capture.Event // event i is ring[i%max] for Base() <= i < Total()
@@ -70,7 +71,7 @@ func NewStoreSize(maxEvents int, maxBytes int64) *Store {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
 	}
-	return &Store{max: maxEvents, maxBytes: maxBytes}
+	return &Store{max: maxEvents, maxBytes: maxBytes, heapFactor: DefaultHeapFactor}
 }
 
 // Stream returns a sink for one connection's events. It implements
@@ -120,7 +121,7 @@ func (s *Store) put(ev *capture.Event, n int64) {
 	}
 	s.total++
 	s.bytes += n
-	for s.bytes > s.maxBytes/heapFactor && s.total-s.base > 1 {
+	for s.bytes > s.maxBytes/s.heapFactor && s.total-s.base > 1 {
 		s.drop()
 	}
 }
@@ -133,13 +134,28 @@ func (s *Store) drop() {
 	s.base++
 }
 
-// heapFactor is how much more memory than the events it holds the
-// process needs to hold them: Go's garbage collector (GOGC=100) lets the
-// heap grow to twice the live data before it collects, so a store of
-// 256 MiB of events made a process of 437 MiB (issue 15). The Store keeps
-// the events it holds within MaxBytes/heapFactor, so that the heap stays
-// within about MaxBytes.
-const heapFactor = 2
+// DefaultHeapFactor is how much more memory than the events it holds the
+// process needs to hold them, by default: Go's garbage collector
+// (GOGC=100) lets the heap grow to twice the live data before it collects,
+// so a store of 256 MiB of events made a process of 437 MiB (issue 15).
+// The Store keeps the events it holds within MaxBytes/HeapFactor, so that
+// the heap stays within about MaxBytes. serve leaves more room (see
+// SetHeapFactor).
+const DefaultHeapFactor = 2
+
+// SetHeapFactor makes the store keep its events within MaxBytes/f from now
+// on, leaving the rest of its bound to the garbage collector's headroom
+// and the rest of the process. The cost of collecting grows with the live
+// data over the headroom: with the events at half the bound, a flood
+// through the live dashboard (push 64 B) spent a third of the process's
+// CPU time marking them, so serve holds a quarter and runs the collector
+// with GOGC=400 under a soft limit of MaxBytes (memlimit.go). f below 1
+// counts as 1.
+func (s *Store) SetHeapFactor(f int) {
+	s.mu.Lock()
+	s.heapFactor = int64(max(f, 1))
+	s.mu.Unlock()
+}
 
 // eventOverhead is what an event costs besides its variable parts: the
 // allocation that holds a copy (an Event is rounded up to the allocator's

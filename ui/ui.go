@@ -64,7 +64,9 @@ type Config struct {
 	// Screen is drawn on. If nil, the terminal is used.
 	Screen tcell.Screen
 	// Interval is the least time between two redraws. If zero, 33ms
-	// (about 30 redraws a second at most).
+	// (about 30 redraws a second at most). While refreshing and drawing
+	// take long (a flood of events), redraws are spaced further apart:
+	// see redrawWait.
 	Interval time.Duration
 	// Insecure says upstream certificates are not verified (-k): the
 	// status line then says so in red, for as long as the dashboard runs.
@@ -153,6 +155,8 @@ type UI struct {
 	push      pushView // the push view (P)
 
 	seen      atomic.Int64 // the store's Total when last refreshed
+	cycle     atomic.Int64 // how long the last refresh and its draw took, in ns (redrawWait)
+	refreshAt time.Time    // when the refresh being drawn began; the UI goroutine's
 	dirty     atomic.Bool  // something besides events changed (a write finished)
 	noteMu    sync.Mutex
 	note      string // the last message for the user (a write's result)
@@ -271,6 +275,10 @@ func (u *UI) build() {
 	u.app.SetAfterDrawFunc(func(scr tcell.Screen) {
 		u.scr = scr
 		u.onceDraw.Do(func() { close(u.started) })
+		if !u.refreshAt.IsZero() {
+			u.cycle.Store(int64(time.Since(u.refreshAt)))
+			u.refreshAt = time.Time{}
+		}
 	})
 	u.setPane(paneConns)
 }

@@ -148,7 +148,7 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 	if !o.headless {
 		store = ui.NewStore(o.uiEvents)
 		outputs = append(outputs, store)
-		limitHeap(store.MaxBytes()) // memlimit.go
+		limitHeap(store) // memlimit.go
 	}
 	var pcapW *pcapng.Writer
 	if o.pcap != "" {
