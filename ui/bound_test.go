@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frametap/frametap/capture"
 )
@@ -117,7 +118,7 @@ func TestStoreByteBudget(t *testing.T) {
 			factor = int64(tc.factor)
 		}
 		for i := range tc.events {
-			ev := &capture.Event{Kind: capture.KindMessage, Conn: 1, Op: "binary", Payload: tc.payload, Len: int64(len(tc.payload))}
+			ev := &capture.Event{Kind: capture.KindMessage, Conn: 1, Time: time.Unix(1e9, 0), From: "server", Op: "binary", Payload: tc.payload, Len: int64(len(tc.payload))}
 			if tc.owned {
 				ev.Payload = bytes.Clone(tc.payload)
 				s.AddOwned(ev)
@@ -131,7 +132,7 @@ func TestStoreByteBudget(t *testing.T) {
 		held := s.Total() - s.Base()
 		var got int64
 		for i := s.Base(); i < s.Total(); i++ {
-			got += eventSize(s.At(i))
+			got += slotSize(&s.ring[i%s.max])
 		}
 		if got != s.bytes {
 			t.Errorf("%s: store counts %d bytes, its events hold %d", tc.name, s.bytes, got)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"github.com/frametap/frametap/capture"
 	"time"
 )
 
@@ -154,11 +155,10 @@ func (u *UI) refresh() {
 	u.refreshAt = time.Now()
 	u.seen.Store(int64(u.store.Total()))
 	if !u.paused {
-		evs, first := u.store.Since(u.st.applied)
-		for k, ev := range evs {
-			u.st.apply(first+k, ev)
+		u.store.Each(u.st.applied, func(i int, ev *capture.Event) {
+			u.st.apply(i, ev)
 			u.addPush(ev)
-		}
+		})
 		u.st.settle(u.store)
 		if b := u.store.Base(); b != u.base {
 			u.base = b

@@ -42,8 +42,8 @@ type Store struct {
 	heapFactor int64 // events are held within maxBytes/heapFactor; under mu
 
 	mu    sync.RWMutex
-	ring  []*capture.Event // event i is ring[i%max] for Base() <= i < Total()
-	sizes []int64          // sizes[i%max] is eventSize(ring[i%max]), counted once
+	ring  []slot  // event i is ring[i%max] for Base() <= i < Total()
+	sizes []int64 // sizes[i%max] is what ring[i%max] costs (slotSize), counted once
 	base  int              // absolute index of the oldest event held
 	total int              // absolute index of the next event
 	bytes int64            // eventSize of the events held
@@ -84,11 +84,36 @@ func (s *Store) Max() int { return s.max }
 // MaxBytes returns the store's byte budget.
 func (s *Store) MaxBytes() int64 { return s.maxBytes }
 
+// slot is how the store holds one event: a WebSocket frame or message as
+// a slimEvent, anything else as a copy of the event.
+type slot struct {
+	ev   *capture.Event // nil for a slim event
+	slim slimEvent
+}
+
+// event returns the event sl holds: a slim one is made anew.
+func (sl *slot) event() *capture.Event {
+	if sl.ev != nil || sl.slim.kind == 0 {
+		return sl.ev
+	}
+	return sl.slim.event()
+}
+
+// slotSize estimates the memory sl holds: the event's (eventSize), or the
+// slim event's variable parts and its slot.
+func slotSize(sl *slot) int64 {
+	if sl.ev != nil {
+		return eventSize(sl.ev)
+	}
+	return slotOverhead + sl.slim.size()
+}
+
 // add appends ev, which the store now owns.
 func (s *Store) add(ev *capture.Event) {
-	n := eventSize(ev)
+	sl := slot{ev: ev}
+	n := slotSize(&sl)
 	s.mu.Lock()
-	s.put(ev, n)
+	s.put(sl, n)
 	s.totalA.Store(int64(s.total)) // under mu: two adds must not publish out of order
 	s.mu.Unlock()
 }
@@ -98,17 +123,17 @@ func (s *Store) add(ev *capture.Event) {
 // share is taken once per chunk a connection relays, not once per event
 // (with 8 connections adding events as fast as they could, the mutex
 // profile showed them waiting on each other for 98% of the time).
-func (s *Store) addBatch(evs []*capture.Event, sizes []int64) {
+func (s *Store) addBatch(evs []slot, sizes []int64) {
 	s.mu.Lock()
-	for i, ev := range evs {
-		s.put(ev, sizes[i])
+	for i := range evs {
+		s.put(evs[i], sizes[i])
 	}
 	s.totalA.Store(int64(s.total))
 	s.mu.Unlock()
 }
 
 // put appends ev of size n. Callers hold mu.
-func (s *Store) put(ev *capture.Event, n int64) {
+func (s *Store) put(ev slot, n int64) {
 	if s.total-s.base == s.max {
 		s.drop() // its slot is the one ev takes
 	}
@@ -130,7 +155,7 @@ func (s *Store) put(ev *capture.Event, n int64) {
 func (s *Store) drop() {
 	k := s.base % s.max
 	s.bytes -= s.sizes[k]
-	s.ring[k] = nil
+	s.ring[k] = slot{}
 	s.base++
 }
 
@@ -157,10 +182,14 @@ func (s *Store) SetHeapFactor(f int) {
 	s.mu.Unlock()
 }
 
-// eventOverhead is what an event costs besides its variable parts: the
-// allocation that holds a copy (an Event is rounded up to the allocator's
-// size class, 968 bytes to 1024) and its slots in the ring.
-var eventOverhead = allocSize(int(unsafe.Sizeof(capture.Event{}))) + 16
+// slotOverhead is what any event costs the store: its slot in the ring
+// and its size.
+const slotOverhead = int64(unsafe.Sizeof(slot{}) + unsafe.Sizeof(int64(0)))
+
+// eventOverhead is what an event held whole costs besides its variable
+// parts: the allocation that holds a copy (an Event is rounded up to the
+// allocator's size class, 968 bytes to 1024) and its slot.
+var eventOverhead = allocSize(int(unsafe.Sizeof(capture.Event{}))) + slotOverhead
 
 // allocSize returns the bytes the allocator gives an object of n bytes:
 // growing a slice rounds its capacity up to the same size classes.
@@ -211,7 +240,7 @@ func (s *Store) At(i int) *capture.Event {
 	if i < s.base || i >= s.total {
 		return nil
 	}
-	return s.ring[i%s.max]
+	return s.ring[i%s.max].event()
 }
 
 // Since returns the events held from absolute index from on, and the index
@@ -225,9 +254,48 @@ func (s *Store) Since(from int) (evs []*capture.Event, first int) {
 	}
 	evs = make([]*capture.Event, 0, s.total-first)
 	for i := first; i < s.total; i++ {
-		evs = append(evs, s.ring[i%s.max])
+		evs = append(evs, s.ring[i%s.max].event())
 	}
 	return evs, first
+}
+
+// Each calls fn with every event held from absolute index from up to the
+// Total at the call, in order, and returns the index after the last. It is
+// how the dashboard applies new events: the events of WebSocket frames and
+// messages are made in one scratch Event, reused for the next, so a flood
+// of them costs no allocation per event here either; fn must not keep ev.
+// The store's lock is held only while a few hundred slots are copied, never
+// while fn runs: the relay does not wait on the screen.
+func (s *Store) Each(from int, fn func(i int, ev *capture.Event)) (next int) {
+	var (
+		buf     [256]slot
+		scratch capture.Event
+	)
+	end := s.Total()
+	for from < end {
+		s.mu.RLock()
+		first := max(from, s.base)
+		n := min(end-first, len(buf))
+		for k := range max(n, 0) {
+			buf[k] = s.ring[(first+k)%s.max]
+		}
+		s.mu.RUnlock()
+		if n <= 0 {
+			return first
+		}
+		for k := range n {
+			ev := buf[k].ev
+			if ev == nil {
+				scratch = capture.Event{}
+				buf[k].slim.fill(&scratch)
+				ev = &scratch
+			}
+			fn(first+k, ev)
+		}
+		clear(buf[:n]) // let what they point to go
+		from = first + n
+	}
+	return from
 }
 
 // Clear forgets every event held; the absolute indices go on.
@@ -249,7 +317,7 @@ type storeStream struct {
 
 	// Copies of the events added since the last Flush, their sizes, and
 	// the exchanges whose final response is among them.
-	batch []*capture.Event
+	batch []slot
 	sizes []int64
 	done  []int
 }
@@ -266,9 +334,14 @@ func (st *storeStream) Add(ev *capture.Event) {
 		st.lc.id = ev.Conn
 		st.s.register(st.lc)
 	}
-	c := copyEvent(ev)
-	st.batch = append(st.batch, c)
-	st.sizes = append(st.sizes, eventSize(c))
+	var sl slot
+	if s, ok := slimOf(ev); ok {
+		sl.slim = s
+	} else {
+		sl.ev = copyEvent(ev)
+	}
+	st.batch = append(st.batch, sl)
+	st.sizes = append(st.sizes, slotSize(&sl))
 	if ev.Kind == capture.KindResponse && (ev.Status >= 200 || ev.Status == 101) {
 		st.done = append(st.done, ev.Seq)
 	}
