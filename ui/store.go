@@ -44,9 +44,9 @@ type Store struct {
 	mu    sync.RWMutex
 	ring  []slot  // event i is ring[i%max] for Base() <= i < Total()
 	sizes []int64 // sizes[i%max] is what ring[i%max] costs (slotSize), counted once
-	base  int              // absolute index of the oldest event held
-	total int              // absolute index of the next event
-	bytes int64            // eventSize of the events held
+	base  int     // absolute index of the oldest event held
+	total int     // absolute index of the next event
+	bytes int64   // eventSize of the events held
 
 	totalA atomic.Int64 // mirrors total for lock-free polling by the pump
 
