@@ -106,46 +106,39 @@ func bit(set bool, f uint8) uint8 {
 // capture.Event later keeps an event that sets it out of the slim form,
 // with no list here to update.
 func slimOnly(ev *capture.Event) bool {
-	var any uint64
-	p := unsafe.Pointer(ev)
-	for _, w := range otherWords {
-		any |= *(*uint64)(unsafe.Add(p, w.off)) & w.bits
+	words := (*[eventWords]uint64)(unsafe.Pointer(ev))
+	var a, b uint64
+	for i := 0; i+1 < eventWords; i += 2 {
+		a |= words[i] & otherBits[i]
+		b |= words[i+1] & otherBits[i+1]
 	}
-	return any == 0
+	if eventWords%2 == 1 {
+		a |= words[eventWords-1] & otherBits[eventWords-1]
+	}
+	return a|b == 0
 }
+
+// eventWords is how many 8-byte words a capture.Event has.
+const eventWords = int(unsafe.Sizeof(capture.Event{}) / 8)
 
 // slimFieldNames are the fields of capture.Event a slimEvent holds.
 var slimFieldNames = []string{"Kind", "Conn", "Time", "From", "Op", "Len", "WireLen", "Payload", "Reason",
 	"Stream", "Frames", "Code", "Opcode", "RSV", "Fin", "Masked", "Compressed", "Truncated", "Injected"}
 
-// maskedWord is an 8-byte word of a capture.Event, at off, and the bits of
-// it that belong to fields a slimEvent lacks (padding is left out).
-type maskedWord struct {
-	off  uintptr
-	bits uint64
-}
-
-// otherWords lists the words of a capture.Event that hold fields a
-// slimEvent lacks.
-var otherWords = func() []maskedWord {
+// otherBits has, for each word of a capture.Event, the bits that belong to
+// fields a slimEvent lacks (padding is left out).
+var otherBits = func() (bits [eventWords]uint64) {
 	typ := reflect.TypeOf(capture.Event{})
-	mask := make([]byte, (typ.Size()+7)/8*8)
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		if slices.Contains(slimFieldNames, f.Name) {
 			continue
 		}
 		for b := f.Offset; b < f.Offset+f.Type.Size(); b++ {
-			mask[b] = 0xff
+			bits[b/8] |= 0xff << (8 * (b % 8)) // little-endian, as amd64 and arm64 load words
 		}
 	}
-	var ws []maskedWord
-	for off := 0; off < len(mask); off += 8 {
-		if w := *(*uint64)(unsafe.Pointer(&mask[off])); w != 0 {
-			ws = append(ws, maskedWord{uintptr(off), w})
-		}
-	}
-	return ws
+	return bits
 }()
 
 // event returns the capture.Event s holds, newly allocated. Its Payload is
