@@ -15,7 +15,13 @@ import (
 // section 7, with invalid UTF-8 replaced by U+FFFD. It does not allocate
 // when dst has room.
 func (e *Event) AppendJSON(dst []byte) []byte {
-	dst = e.appendJSONHead(dst)
+	return e.appendJSON(dst, nil)
+}
+
+// appendJSON is AppendJSON, with the time's text taken from tt when it
+// holds it (nil: written anew).
+func (e *Event) appendJSON(dst []byte, tt *timeText) []byte {
+	dst = e.appendJSONHead(dst, tt)
 	if c := e.content(); c.field != "" {
 		dst = c.appendOpen(dst)
 		dst = c.appendValue(dst, c.p)
@@ -30,71 +36,71 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 }
 
 // appendJSONHead appends e's object up to its content field (see content),
-// or up to its tail when it has none.
-func (e *Event) appendJSONHead(dst []byte) []byte {
+// or up to its tail when it has none; tt as for appendJSON.
+func (e *Event) appendJSONHead(dst []byte, tt *timeText) []byte {
 	dst = append(dst, `{"kind":`...)
 	dst = appendJSONString(dst, string(e.Kind))
 	dst = append(dst, `,"conn":`...)
 	dst = strconv.AppendUint(dst, e.Conn, 10)
 	dst = append(dst, `,"t":"`...)
-	dst = appendTime(dst, e.Time) // e.Time.UTC().AppendFormat(dst, time.RFC3339Nano), faster (json_fast.go)
+	dst = tt.append(dst, e.Time) // e.Time.UTC().AppendFormat(dst, time.RFC3339Nano), faster (json_fast.go)
 	dst = append(dst, '"')
 
 	switch e.Kind {
 	case KindOpen:
-		dst = appendStringField(dst, "client", e.Client)
+		dst = appendStringField(dst, `,"client":`, e.Client)
 		if e.Server != "" {
-			dst = appendStringField(dst, "server", e.Server)
+			dst = appendStringField(dst, `,"server":`, e.Server)
 		}
-		dst = appendStringField(dst, "mode", e.Mode)
+		dst = appendStringField(dst, `,"mode":`, e.Mode)
 		if e.Listen != "" {
-			dst = appendStringField(dst, "listen", e.Listen)
+			dst = appendStringField(dst, `,"listen":`, e.Listen)
 		}
 	case KindClose:
-		dst = appendIntField(dst, "bytes_from_client", e.BytesFromClient)
-		dst = appendIntField(dst, "bytes_from_server", e.BytesFromServer)
+		dst = appendIntField(dst, `,"bytes_from_client":`, e.BytesFromClient)
+		dst = appendIntField(dst, `,"bytes_from_server":`, e.BytesFromServer)
 		if e.Err != "" {
-			dst = appendStringField(dst, "err", e.Err)
+			dst = appendStringField(dst, `,"err":`, e.Err)
 		}
 		if e.WebSocket {
 			if e.WSClosedBy != "" {
-				dst = appendStringField(dst, "ws_closed_by", e.WSClosedBy)
+				dst = appendStringField(dst, `,"ws_closed_by":`, e.WSClosedBy)
 			}
-			dst = appendBoolField(dst, "ws_close_clean", e.WSCloseClean)
+			dst = appendBoolField(dst, `,"ws_close_clean":`, e.WSCloseClean)
 		}
 		if e.H2 {
-			dst = appendIntField(dst, "h2_streams", int64(e.H2Streams))
-			dst = appendIntField(dst, "h2_max_open", int64(e.H2MaxOpen))
+			dst = appendIntField(dst, `,"h2_streams":`, int64(e.H2Streams))
+			dst = appendIntField(dst, `,"h2_max_open":`, int64(e.H2MaxOpen))
 		}
 		if e.Push != "" { // issue 10
-			dst = appendStringField(dst, "push", e.Push)
+			dst = appendStringField(dst, `,"push":`, e.Push)
 		}
 	case KindRequest:
-		dst = appendIntField(dst, "seq", int64(e.Seq))
+		dst = appendIntField(dst, `,"seq":`, int64(e.Seq))
 		dst = appendStream(dst, e.Stream)
-		dst = appendStringField(dst, "method", e.Method)
-		dst = appendStringField(dst, "target", e.Target)
-		dst = appendStringField(dst, "host", e.Host)
-		dst = appendStringField(dst, "proto", e.Proto)
+		dst = appendStringField(dst, `,"method":`, e.Method)
+		dst = appendStringField(dst, `,"target":`, e.Target)
+		dst = appendStringField(dst, `,"host":`, e.Host)
+		dst = appendStringField(dst, `,"proto":`, e.Proto)
 		if e.Scheme != "" {
-			dst = appendStringField(dst, "scheme", e.Scheme)
+			dst = appendStringField(dst, `,"scheme":`, e.Scheme)
 		}
 		if e.Protocol != "" {
-			dst = appendStringField(dst, "protocol", e.Protocol)
+			dst = appendStringField(dst, `,"protocol":`, e.Protocol)
 		}
 		if e.Pushed {
-			dst = appendBoolField(dst, "pushed", true)
+			dst = appendBoolField(dst, `,"pushed":`, true)
 		}
 		dst = e.appendExchange(dst)
 		dst = e.appendDecoded(dst)
 	case KindResponse:
-		dst = appendIntField(dst, "seq", int64(e.Seq))
+		dst = appendIntField(dst, `,"seq":`, int64(e.Seq))
 		dst = appendStream(dst, e.Stream)
-		dst = appendIntField(dst, "status", int64(e.Status))
-		dst = appendStringField(dst, "status_text", e.StatusText)
-		dst = appendStringField(dst, "proto", e.Proto)
+		dst = appendIntField(dst, `,"status":`, int64(e.Status))
+		dst = appendStringField(dst, `,"status_text":`, e.StatusText)
+		dst = appendStringField(dst, `,"proto":`, e.Proto)
 		if e.Reset != "" {
-			dst = appendStringField(dst, "reset", e.Reset)
+			dst = appendStringField(dst, `,"reset":`, e.Reset)
 		}
 		if e.ByFrametap {
 			dst = append(dst, `,"by_frametap":true`...)
@@ -106,70 +112,70 @@ func (e *Event) appendJSONHead(dst []byte) []byte {
 			dst = append(dst, `,"streaming":true`...)
 		}
 	case KindUpgrade:
-		dst = appendIntField(dst, "seq", int64(e.Seq))
+		dst = appendIntField(dst, `,"seq":`, int64(e.Seq))
 		dst = appendStream(dst, e.Stream)
-		dst = appendStringField(dst, "protocol", e.Protocol)
-		dst = appendStringField(dst, "subprotocol", e.Subprotocol)
-		dst = appendStringField(dst, "extensions", e.Extensions)
+		dst = appendStringField(dst, `,"protocol":`, e.Protocol)
+		dst = appendStringField(dst, `,"subprotocol":`, e.Subprotocol)
+		dst = appendStringField(dst, `,"extensions":`, e.Extensions)
 		if e.Stream == 0 { // over HTTP/2 there is no key to accept
-			dst = appendBoolField(dst, "accept_ok", e.AcceptOK)
+			dst = appendBoolField(dst, `,"accept_ok":`, e.AcceptOK)
 		}
 		if e.Scheme != "" {
-			dst = appendStringField(dst, "scheme", e.Scheme)
+			dst = appendStringField(dst, `,"scheme":`, e.Scheme)
 		}
 	case KindTLS:
-		dst = appendStringField(dst, "side", e.Side)
-		dst = appendStringField(dst, "sni", e.SNI)
-		dst = appendStringField(dst, "alpn", e.ALPN)
-		dst = appendStringField(dst, "version", e.Version)
-		dst = appendStringField(dst, "cipher", e.Cipher)
+		dst = appendStringField(dst, `,"side":`, e.Side)
+		dst = appendStringField(dst, `,"sni":`, e.SNI)
+		dst = appendStringField(dst, `,"alpn":`, e.ALPN)
+		dst = appendStringField(dst, `,"version":`, e.Version)
+		dst = appendStringField(dst, `,"cipher":`, e.Cipher)
 		if e.Side == "server" {
-			dst = appendStringField(dst, "subject", e.Subject)
-			dst = appendStringField(dst, "issuer", e.Issuer)
-			dst = appendBoolField(dst, "verified", e.Verified)
+			dst = appendStringField(dst, `,"subject":`, e.Subject)
+			dst = appendStringField(dst, `,"issuer":`, e.Issuer)
+			dst = appendBoolField(dst, `,"verified":`, e.Verified)
 		}
 		if e.Handshake > 0 {
-			dst = appendMSField(dst, "handshake_ms", e.Handshake)
+			dst = appendMSField(dst, `,"handshake_ms":`, e.Handshake)
 		}
 	case KindFrame:
-		dst = appendStringField(dst, "from", e.From)
+		dst = appendStringField(dst, `,"from":`, e.From)
 		dst = appendStream(dst, e.Stream)
-		dst = appendBoolField(dst, "fin", e.Fin)
-		dst = appendIntField(dst, "rsv", int64(e.RSV))
-		dst = appendIntField(dst, "opcode", int64(e.Opcode))
-		dst = appendBoolField(dst, "masked", e.Masked)
-		dst = appendIntField(dst, "len", e.Len)
+		dst = appendBoolField(dst, `,"fin":`, e.Fin)
+		dst = appendIntField(dst, `,"rsv":`, int64(e.RSV))
+		dst = appendIntField(dst, `,"opcode":`, int64(e.Opcode))
+		dst = appendBoolField(dst, `,"masked":`, e.Masked)
+		dst = appendIntField(dst, `,"len":`, e.Len)
 		if e.Injected {
-			dst = appendBoolField(dst, "injected", true)
+			dst = appendBoolField(dst, `,"injected":`, true)
 		}
 	case KindMessage:
-		dst = appendStringField(dst, "from", e.From)
+		dst = appendStringField(dst, `,"from":`, e.From)
 		dst = appendStream(dst, e.Stream)
-		dst = appendStringField(dst, "op", e.Op)
-		dst = appendIntField(dst, "frames", int64(e.Frames))
-		dst = appendIntField(dst, "len", e.Len)
-		dst = appendIntField(dst, "wire_len", e.WireLen)
-		dst = appendBoolField(dst, "compressed", e.Compressed)
+		dst = appendStringField(dst, `,"op":`, e.Op)
+		dst = appendIntField(dst, `,"frames":`, int64(e.Frames))
+		dst = appendIntField(dst, `,"len":`, e.Len)
+		dst = appendIntField(dst, `,"wire_len":`, e.WireLen)
+		dst = appendBoolField(dst, `,"compressed":`, e.Compressed)
 		if e.Injected {
-			dst = appendBoolField(dst, "injected", true)
+			dst = appendBoolField(dst, `,"injected":`, true)
 		}
 		if e.Op == "close" {
-			dst = appendIntField(dst, "code", int64(e.Code))
-			dst = appendStringField(dst, "reason", e.Reason)
+			dst = appendIntField(dst, `,"code":`, int64(e.Code))
+			dst = appendStringField(dst, `,"reason":`, e.Reason)
 		}
 	case KindError:
 		if e.From != "" {
-			dst = appendStringField(dst, "from", e.From)
+			dst = appendStringField(dst, `,"from":`, e.From)
 		}
-		dst = appendStringField(dst, "msg", e.Msg)
+		dst = appendStringField(dst, `,"msg":`, e.Msg)
 	case KindGap:
-		dst = appendIntField(dst, "lost", e.Lost)
+		dst = appendIntField(dst, `,"lost":`, e.Lost)
 		dst = append(dst, `,"since":"`...)
 		dst = e.Since.UTC().AppendFormat(dst, time.RFC3339Nano)
 		dst = append(dst, '"')
-		dst = appendStringField(dst, "msg", e.Msg)
+		dst = appendStringField(dst, `,"msg":`, e.Msg)
 	case KindMeta:
-		dst = appendStringField(dst, "filter", e.Filter)
+		dst = appendStringField(dst, `,"filter":`, e.Filter)
 	case KindH2Frame:
 		dst = e.appendH2Frame(dst)
 	case KindSSE, KindChunk, KindStreamEnd: // issue 10
@@ -185,17 +191,17 @@ func appendStream(dst []byte, stream uint32) []byte {
 	if stream == 0 {
 		return dst
 	}
-	return appendIntField(dst, "stream", int64(stream))
+	return appendIntField(dst, `,"stream":`, int64(stream))
 }
 
 // appendH2Frame appends the fields of an h2frame event: the frame header,
 // then the payload fields its type has.
 func (e *Event) appendH2Frame(dst []byte) []byte {
-	dst = appendStringField(dst, "from", e.From)
-	dst = appendIntField(dst, "stream", int64(e.Stream))
-	dst = appendStringField(dst, "type", e.FrameType)
-	dst = appendIntField(dst, "flags", int64(e.Flags))
-	dst = appendIntField(dst, "len", e.Len)
+	dst = appendStringField(dst, `,"from":`, e.From)
+	dst = appendIntField(dst, `,"stream":`, int64(e.Stream))
+	dst = appendStringField(dst, `,"type":`, e.FrameType)
+	dst = appendIntField(dst, `,"flags":`, int64(e.Flags))
+	dst = appendIntField(dst, `,"len":`, e.Len)
 	switch e.FrameType {
 	case "SETTINGS":
 		dst = append(dst, `,"settings":[`...)
@@ -210,18 +216,18 @@ func (e *Event) appendH2Frame(dst []byte) []byte {
 			dst = append(dst, ']')
 		}
 		dst = append(dst, ']')
-		dst = appendBoolField(dst, "ack", e.Ack)
+		dst = appendBoolField(dst, `,"ack":`, e.Ack)
 	case "RST_STREAM":
-		dst = appendStringField(dst, "code", e.ErrCode)
+		dst = appendStringField(dst, `,"code":`, e.ErrCode)
 	case "GOAWAY":
-		dst = appendStringField(dst, "code", e.ErrCode)
-		dst = appendIntField(dst, "last_stream", int64(e.LastStream))
+		dst = appendStringField(dst, `,"code":`, e.ErrCode)
+		dst = appendIntField(dst, `,"last_stream":`, int64(e.LastStream))
 	case "WINDOW_UPDATE":
-		dst = appendIntField(dst, "increment", int64(e.Increment))
+		dst = appendIntField(dst, `,"increment":`, int64(e.Increment))
 	case "PUSH_PROMISE":
-		dst = appendIntField(dst, "promised", int64(e.Promised))
+		dst = appendIntField(dst, `,"promised":`, int64(e.Promised))
 	case "PING":
-		dst = appendBoolField(dst, "ack", e.Ack)
+		dst = appendBoolField(dst, `,"ack":`, e.Ack)
 	}
 	return dst
 }
@@ -345,7 +351,7 @@ func keptText(p []byte, truncated bool) []byte {
 // "server" to "body_len"; the body and "truncated" follow.
 func (e *Event) appendExchange(dst []byte) []byte {
 	if e.Server != "" {
-		dst = appendStringField(dst, "server", e.Server)
+		dst = appendStringField(dst, `,"server":`, e.Server)
 	}
 	dst = append(dst, `,"headers":`...)
 	dst = appendHeaders(dst, e.Headers)
@@ -353,7 +359,7 @@ func (e *Event) appendExchange(dst []byte) []byte {
 		dst = append(dst, `,"trailers":`...)
 		dst = appendHeaders(dst, e.Trailers)
 	}
-	return appendIntField(dst, "body_len", e.BodyLen)
+	return appendIntField(dst, `,"body_len":`, e.BodyLen)
 }
 
 func appendHeaders(dst []byte, hs []Header) []byte {
@@ -371,27 +377,27 @@ func appendHeaders(dst []byte, hs []Header) []byte {
 	return append(dst, ']')
 }
 
-// appendStringField appends ,"name":"value". Names are constants that need
-// no escaping.
-func appendStringField(dst []byte, name, v string) []byte {
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	dst = append(dst, '"', ':')
+// appendStringField appends key, which is ,"name": (a constant that needs
+// no escaping), and v as a JSON string. Keys come whole, punctuation and
+// all, so that a field costs one append before its value.
+func appendStringField(dst []byte, key, v string) []byte {
+	dst = append(dst, key...)
 	return appendJSONString(dst, v)
 }
 
-func appendIntField(dst []byte, name string, v int64) []byte {
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	dst = append(dst, '"', ':')
+// appendIntField appends key (,"name":) and v.
+func appendIntField(dst []byte, key string, v int64) []byte {
+	dst = append(dst, key...)
 	return strconv.AppendInt(dst, v, 10)
 }
 
-func appendBoolField(dst []byte, name string, v bool) []byte {
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	dst = append(dst, '"', ':')
-	return strconv.AppendBool(dst, v)
+// appendBoolField appends key (,"name":) and v.
+func appendBoolField(dst []byte, key string, v bool) []byte {
+	dst = append(dst, key...)
+	if v {
+		return append(dst, "true"...)
+	}
+	return append(dst, "false"...)
 }
 
 // appendJSONString appends s as a quoted JSON string.

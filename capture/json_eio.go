@@ -15,34 +15,34 @@ func (e *Event) appendEIO(dst []byte) []byte {
 	if x == nil {
 		x = &EIO{}
 	}
-	dst = appendIntField(dst, "seq", int64(e.Seq))
+	dst = appendIntField(dst, `,"seq":`, int64(e.Seq))
 	dst = appendStream(dst, e.Stream)
-	dst = appendStringField(dst, "from", e.From)
-	dst = appendStringField(dst, "transport", x.Transport)
-	dst = appendStringField(dst, "type", x.Type)
+	dst = appendStringField(dst, `,"from":`, e.From)
+	dst = appendStringField(dst, `,"transport":`, x.Transport)
+	dst = appendStringField(dst, `,"type":`, x.Type)
 	if x.SID != "" {
-		dst = appendStringField(dst, "sid", x.SID)
+		dst = appendStringField(dst, `,"sid":`, x.SID)
 	}
-	dst = appendIntField(dst, "len", e.Len)
+	dst = appendIntField(dst, `,"len":`, e.Len)
 	if x.Binary {
-		dst = appendBoolField(dst, "binary", true)
+		dst = appendBoolField(dst, `,"binary":`, true)
 	}
 	if x.Attachment > 0 {
-		dst = appendIntField(dst, "attachment", int64(x.Attachment))
+		dst = appendIntField(dst, `,"attachment":`, int64(x.Attachment))
 	}
 	if x.SIOType == "" {
 		return dst
 	}
-	dst = appendStringField(dst, "sio_type", x.SIOType)
-	dst = appendStringField(dst, "nsp", x.Nsp)
+	dst = appendStringField(dst, `,"sio_type":`, x.SIOType)
+	dst = appendStringField(dst, `,"nsp":`, x.Nsp)
 	if x.HasAck {
-		dst = appendIntField(dst, "ack_id", x.AckID)
+		dst = appendIntField(dst, `,"ack_id":`, x.AckID)
 	}
 	if x.Event != "" {
-		dst = appendStringField(dst, "event", x.Event)
+		dst = appendStringField(dst, `,"event":`, x.Event)
 	}
 	if x.Attachments > 0 {
-		dst = appendIntField(dst, "attachments", int64(x.Attachments))
+		dst = appendIntField(dst, `,"attachments":`, int64(x.Attachments))
 	}
 	if x.Args != nil {
 		dst = appendRawJSON(dst, "args", x.Args)

@@ -62,6 +62,33 @@ func appendTime(dst []byte, t time.Time) []byte {
 	return append(dst, b[:n+1]...)
 }
 
+// timeText is the text appendTime wrote last for one stream, and its
+// time. The events decoded from one read share its time, so a WebSocket
+// flood, a thousand events to a read, writes each time once rather than
+// once per event. A nil *timeText writes every time anew.
+type timeText struct {
+	t    time.Time
+	n    int // bytes of text; 0: none
+	text [36]byte
+}
+
+// append appends t as appendTime does.
+func (c *timeText) append(dst []byte, t time.Time) []byte {
+	if c == nil {
+		return appendTime(dst, t)
+	}
+	if c.n > 0 && t == c.t { // the same wall clock, monotonic reading and location
+		return append(dst, c.text[:c.n]...)
+	}
+	start := len(dst)
+	dst = appendTime(dst, t)
+	c.t, c.n = t, 0
+	if n := len(dst) - start; n <= len(c.text) {
+		c.n = copy(c.text[:], dst[start:])
+	}
+	return dst
+}
+
 // date is a day's text, as appendTime writes it.
 type date struct {
 	days int64 // since 1970-01-01

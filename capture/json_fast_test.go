@@ -16,6 +16,7 @@ func FuzzAppendTime(f *testing.F) {
 		f.Add(s, int64(999999999))
 		f.Add(s, int64(100))
 	}
+	var tt timeText // one stream's cache, across the fuzzer's inputs
 	f.Fuzz(func(t *testing.T, sec, nsec int64) {
 		tm := time.Unix(sec, nsec%1e9).In(time.FixedZone("X", 3600))
 		got := string(appendTime([]byte("x"), tm))
@@ -23,7 +24,27 @@ func FuzzAppendTime(f *testing.F) {
 		if got != want {
 			t.Fatalf("appendTime(%d, %d) = %q, want %q", sec, nsec, got, want)
 		}
+		// The cache writes the same, for a new time and again for the
+		// same one (a second event of the same read).
+		for range 2 {
+			if got := string(tt.append([]byte("x"), tm)); got != want {
+				t.Fatalf("timeText.append(%d, %d) = %q, want %q", sec, nsec, got, want)
+			}
+		}
 	})
+}
+
+// A stream's events alternate between the times of two reads: the cache
+// must never write the other's text.
+func TestTimeTextAlternating(t *testing.T) {
+	var tt timeText
+	a := time.Date(2026, 12, 7, 6, 0, 0, 1, time.UTC)
+	times := []time.Time{a, a, a.Add(1), a, a.Add(time.Hour), a.Add(time.Hour), time.Unix(253402300800, 0), a, time.Time{}, a}
+	for i, tm := range times {
+		if got, want := string(tt.append(nil, tm)), string(appendTime(nil, tm)); got != want {
+			t.Errorf("event %d: %q, want %q", i, got, want)
+		}
+	}
 }
 
 func TestAppendTimeEveryDay(t *testing.T) {

@@ -15,10 +15,10 @@ import (
 // response whose body had a content coding.
 func (e *Event) appendDecoded(dst []byte) []byte {
 	if e.Decoded {
-		dst = appendIntField(dst, "decoded_len", e.DecodedLen)
+		dst = appendIntField(dst, `,"decoded_len":`, e.DecodedLen)
 	}
 	if e.DecodeErr != "" {
-		dst = appendStringField(dst, "decode_error", e.DecodeErr)
+		dst = appendStringField(dst, `,"decode_error":`, e.DecodeErr)
 	}
 	return dst
 }
@@ -26,27 +26,25 @@ func (e *Event) appendDecoded(dst []byte) []byte {
 // appendTimings appends a response's timings.
 func (e *Event) appendTimings(dst []byte) []byte {
 	if e.Connect > 0 {
-		dst = appendMSField(dst, "connect_ms", e.Connect)
+		dst = appendMSField(dst, `,"connect_ms":`, e.Connect)
 	}
 	if e.TLSTime > 0 {
-		dst = appendMSField(dst, "tls_ms", e.TLSTime)
+		dst = appendMSField(dst, `,"tls_ms":`, e.TLSTime)
 	}
 	if e.Timed {
-		dst = appendMSField(dst, "send_ms", max(e.Send, 0))
+		dst = appendMSField(dst, `,"send_ms":`, max(e.Send, 0))
 		if e.Wait >= 0 {
-			dst = appendMSField(dst, "wait_ms", e.Wait)
+			dst = appendMSField(dst, `,"wait_ms":`, e.Wait)
 		}
-		dst = appendMSField(dst, "receive_ms", max(e.Receive, 0))
+		dst = appendMSField(dst, `,"receive_ms":`, max(e.Receive, 0))
 	}
 	return dst
 }
 
-// appendMSField appends ,"name":ms with d in milliseconds, to the
+// appendMSField appends key (,"name":) and d in milliseconds, to the
 // microsecond, in the shortest form: 0, 12.5, 0.031.
-func appendMSField(dst []byte, name string, d time.Duration) []byte {
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	dst = append(dst, '"', ':')
+func appendMSField(dst []byte, key string, d time.Duration) []byte {
+	dst = append(dst, key...)
 	return AppendMS(dst, d)
 }
 

@@ -12,39 +12,39 @@ import (
 // appendPush appends the fields of an sse, chunk or stream_end event, up
 // to its content ("data" or "text"), which AppendJSON appends after.
 func (e *Event) appendPush(dst []byte) []byte {
-	dst = appendIntField(dst, "seq", int64(e.Seq))
+	dst = appendIntField(dst, `,"seq":`, int64(e.Seq))
 	dst = appendStream(dst, e.Stream)
 	switch e.Kind {
 	case KindSSE:
-		dst = appendStringField(dst, "event", e.SSEType)
+		dst = appendStringField(dst, `,"event":`, e.SSEType)
 		if e.HasSSEID {
-			dst = appendStringField(dst, "id", e.SSEID)
+			dst = appendStringField(dst, `,"id":`, e.SSEID)
 		}
 		if e.HasRetry {
-			dst = appendIntField(dst, "retry", e.Retry)
+			dst = appendIntField(dst, `,"retry":`, e.Retry)
 		}
-		dst = appendIntField(dst, "len", e.Len)
+		dst = appendIntField(dst, `,"len":`, e.Len)
 		if e.Comments > 0 {
-			dst = appendIntField(dst, "comments", e.Comments)
+			dst = appendIntField(dst, `,"comments":`, e.Comments)
 		}
 	case KindChunk:
-		dst = appendIntField(dst, "len", e.Len)
+		dst = appendIntField(dst, `,"len":`, e.Len)
 	case KindStreamEnd:
-		dst = appendIntField(dst, "body_len", e.BodyLen)
+		dst = appendIntField(dst, `,"body_len":`, e.BodyLen)
 		if e.Events > 0 || e.Chunks == 0 {
-			dst = appendIntField(dst, "events", e.Events)
+			dst = appendIntField(dst, `,"events":`, e.Events)
 		}
 		if e.Chunks > 0 {
-			dst = appendIntField(dst, "chunks", e.Chunks)
+			dst = appendIntField(dst, `,"chunks":`, e.Chunks)
 		}
 		if e.Comments > 0 {
-			dst = appendIntField(dst, "comments", e.Comments)
+			dst = appendIntField(dst, `,"comments":`, e.Comments)
 		}
 		if e.Reset != "" {
-			dst = appendStringField(dst, "reset", e.Reset)
+			dst = appendStringField(dst, `,"reset":`, e.Reset)
 		}
 		if e.Timed {
-			dst = appendMSField(dst, "receive_ms", max(e.Receive, 0))
+			dst = appendMSField(dst, `,"receive_ms":`, max(e.Receive, 0))
 		}
 	}
 	return dst

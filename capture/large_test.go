@@ -75,7 +75,7 @@ func TestLogLargeEventMemory(t *testing.T) {
 	// TestLogLargeEventsInOrder compare pieces with AppendJSON itself.)
 	want := sha256.New()
 	n, _ := want.Write((&Event{Kind: KindOpen, Conn: 1, Time: t0, Client: "127.0.0.1:1", Mode: "reverse"}).AppendJSON(nil))
-	k, _ := want.Write(ev.appendJSONHead(nil))
+	k, _ := want.Write(ev.appendJSONHead(nil, nil))
 	n += k
 	k, _ = want.Write([]byte(`,"text":"`))
 	n += k
@@ -218,7 +218,7 @@ func TestEncodedBound(t *testing.T) {
 	check := func(e *Event) {
 		t.Helper()
 		for _, f := range []Format{JSON, Text} {
-			got := len(f.append(nil, e))
+			got := len(f.append(nil, e, nil))
 			for _, limit := range []int{0, 2500, 5000, 20000, maxBatch, 1 << 30} {
 				if bound := e.encodedBound(f, limit); bound <= limit && got > bound {
 					t.Fatalf("%s of a %s event: %d bytes, bound %d within limit %d", f, e.Kind, got, bound, limit)
@@ -238,7 +238,7 @@ func TestEncodedBound(t *testing.T) {
 // encodePieces encodes e's content as the writer does for a large event,
 // in pieces of at most max bytes.
 func encodePieces(e *Event, max int) []byte {
-	dst := e.appendJSONHead(nil)
+	dst := e.appendJSONHead(nil, nil)
 	for _, c := range [...]content{e.content(), e.decodedContent()} {
 		if c.field == "" {
 			continue

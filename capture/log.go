@@ -30,12 +30,12 @@ func (f Format) String() string {
 	return fmt.Sprintf("Format(%d)", int(f))
 }
 
-// append appends e in format f.
-func (f Format) append(dst []byte, e *Event) []byte {
+// append appends e in format f; tt as for appendJSON.
+func (f Format) append(dst []byte, e *Event, tt *timeText) []byte {
 	if f == Text {
 		return e.AppendText(dst)
 	}
-	return e.AppendJSON(dst)
+	return e.appendJSON(dst, tt)
 }
 
 // LogOptions configures a Log. The zero value gives the defaults.

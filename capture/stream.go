@@ -6,6 +6,7 @@ type logStream struct {
 	l    *Log
 	buf  *[]byte       // nil until the first Add after a hand-over
 	done chan struct{} // where the writer says it is done with a large event; made on first use
+	time timeText      // the text of the last event's time
 }
 
 // Add encodes ev into the stream's buffer. An event whose encoding could
@@ -27,7 +28,7 @@ func (s *logStream) Add(ev *Event) {
 	if s.buf == nil {
 		s.buf = s.l.getBuf()
 	}
-	*s.buf = s.l.format.append(*s.buf, ev)
+	*s.buf = s.l.format.append(*s.buf, ev, &s.time)
 }
 
 // handOver queues what the stream has encoded. An error (the Log closed,

@@ -121,7 +121,7 @@ func (w *logWriter) encodeLarge(ev *Event) {
 		w.buf = ev.AppendText(w.buf)
 		return
 	}
-	w.buf = ev.appendJSONHead(w.buf)
+	w.buf = ev.appendJSONHead(w.buf, nil)
 	for _, c := range [...]content{ev.content(), ev.decodedContent()} {
 		if c.field == "" {
 			continue
@@ -228,7 +228,7 @@ func (w *logWriter) resume() {
 		line = append(line, '\n')
 	}
 	gap := Event{Kind: KindGap, Time: now, Lost: w.gapLost, Since: w.since, Msg: w.err.Error()}
-	line = w.l.format.append(line, &gap)
+	line = w.l.format.append(line, &gap, nil)
 	_, err := w.writeRaw(line)
 	w.buf = line[:0]
 	if err != nil {
