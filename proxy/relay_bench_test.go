@@ -49,7 +49,7 @@ func startBenchProxy(b *testing.B, upstream string, outputs []capture.Output) st
 // startFrameEcho runs a loopback WebSocket server that answers the upgrade
 // and echoes each binary frame unmasked, without allocating per frame.
 // Frames are at most 64 KiB.
-func startFrameEcho(b *testing.B) string {
+func startFrameEcho(b testing.TB) string {
 	return serveEach(listenLoopback(b), func(nc net.Conn) {
 		defer nc.Close()
 		br := bufio.NewReaderSize(nc, 64<<10)
