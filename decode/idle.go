@@ -35,6 +35,7 @@ func (c *Conn) dropHTTP1() bool {
 	c.wait, c.early = nil, nil
 	return true
 }
+
 // idle gives back the stream's buffers that no message or frame in
 // progress uses.
 func (w *wsStream) idle() {
