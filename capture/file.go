@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // WriteFile writes evs to a new file at path in the capture format (one
@@ -22,7 +24,15 @@ import (
 //
 // WriteFile is safe for concurrent use with distinct paths; evs must not
 // change while it runs (events are immutable once published).
-func WriteFile(path string, evs []*Event) (err error) {
+func WriteFile(path string, evs []*Event) error {
+	return WriteFileSeq(path, slices.Values(evs))
+}
+
+// WriteFileSeq is WriteFile for events that come one at a time: each is
+// encoded before the next is asked for, so an event may be valid only
+// until then (the dashboard's store makes its slim events in one scratch
+// Event).
+func WriteFileSeq(path string, evs iter.Seq[*Event]) (err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("capture file %s: %w", path, err)
@@ -56,10 +66,10 @@ func WriteFile(path string, evs []*Event) (err error) {
 }
 
 // writeEvents writes evs to f as JSON Lines and syncs them to disk.
-func writeEvents(f *os.File, evs []*Event) error {
+func writeEvents(f *os.File, evs iter.Seq[*Event]) error {
 	w := bufio.NewWriterSize(f, 64<<10)
 	var buf []byte
-	for _, ev := range evs {
+	for ev := range evs {
 		buf = ev.AppendJSON(buf[:0])
 		if _, err := w.Write(buf); err != nil {
 			return err

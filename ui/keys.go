@@ -249,14 +249,14 @@ func (u *UI) reselect() {
 // write saves the events held so far as JSON Lines, in the background,
 // and reports through the status line.
 func (u *UI) write(path string) {
-	evs, _ := u.store.Since(0)
-	u.setNote(fmt.Sprintf("writing %d events to %s…", len(evs), tview.Escape(path)))
+	evs, n := u.store.Snapshot()
+	u.setNote(fmt.Sprintf("writing %d events to %s…", n, tview.Escape(path)))
 	go func() {
-		err := capture.WriteFile(path, evs)
+		err := capture.WriteFileSeq(path, evs)
 		if err != nil {
 			u.setAlert("[red]write failed: " + tview.Escape(err.Error()) + "[-]")
 		} else {
-			u.setNote(fmt.Sprintf("wrote %d events to %s (bodies cut at %s)", len(evs), tview.Escape(path), size(MaxKeep)))
+			u.setNote(fmt.Sprintf("wrote %d events to %s (bodies cut at %s)", n, tview.Escape(path), size(MaxKeep)))
 		}
 		u.dirty.Store(true)
 	}()

@@ -2,8 +2,11 @@ package ui
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/frametap/frametap/capture"
 )
@@ -76,5 +79,32 @@ func TestStoreConcurrentAdds(t *testing.T) {
 	wg.Wait()
 	if s.Total() != 1600 || s.Base() != 1500 {
 		t.Errorf("Total %d Base %d, want 1600 and 1500", s.Total(), s.Base())
+	}
+}
+
+// Snapshot yields the events held when it was taken, in order, slim and
+// whole alike, even once the store has moved on.
+func TestStoreSnapshot(t *testing.T) {
+	s := NewStore(4)
+	st := s.Stream()
+	t0 := time.Unix(1e9, 0)
+	for i := range 6 {
+		ev := &capture.Event{Kind: capture.KindMessage, Conn: uint64(i), Time: t0, From: "client", Op: "text", Payload: []byte{'a' + byte(i)}}
+		if i%2 == 1 {
+			ev.Kind, ev.Op, ev.Payload, ev.Msg = capture.KindError, "", nil, "whole" // not slim
+		}
+		st.Add(ev)
+	}
+	st.Flush()
+	evs, n := s.Snapshot()
+	st.Add(&capture.Event{Kind: capture.KindOpen, Conn: 99, Time: t0})
+	st.Flush()
+	var got []string
+	for ev := range evs {
+		got = append(got, fmt.Sprintf("%d:%s%s%s", ev.Conn, ev.Kind, ev.Payload, ev.Msg))
+	}
+	want := []string{"2:messagec", "3:errorwhole", "4:messagee", "5:errorwhole"}
+	if n != len(want) || !slices.Equal(got, want) {
+		t.Errorf("snapshot of %d: %q, want %q", n, got, want)
 	}
 }
