@@ -51,6 +51,9 @@ type Store struct {
 
 	totalA atomic.Int64 // mirrors total for lock-free polling by the pump
 
+	cacheMu sync.Mutex              // guards cache; never held with mu
+	cache   [atCacheLen]cachedEvent // slim events At made lately, by index modulo atCacheLen
+
 	// The live side (live.go): connections whose streams are open.
 	liveMu      sync.RWMutex
 	lives       map[uint64]*liveConn
@@ -175,8 +178,8 @@ const DefaultHeapFactor = 2
 // data over the headroom: with the events at half the bound, a flood
 // through the live dashboard (push 64 B) spent a third of the process's
 // CPU time marking them, so serve holds a quarter and runs the collector
-// with GOGC=400 under a soft limit of MaxBytes (memlimit.go). f below 1
-// counts as 1.
+// with GOGC=400 under a soft limit of MaxBytes plus a base (memlimit.go).
+// f below 1 counts as 1.
 func (s *Store) SetHeapFactor(f int) {
 	s.mu.Lock()
 	s.heapFactor = int64(max(f, 1))
@@ -234,14 +237,38 @@ func (s *Store) Base() int {
 // by Clear.
 func (s *Store) Dropped() int { return s.Base() }
 
-// At returns event i, or nil when it is not held (dropped or not yet taken).
+// At returns event i, or nil when it is not held (dropped or not yet
+// taken). A slim event is made when asked, and the last few made are kept
+// (atCache): a redraw's table cells and the filter ask for the same events
+// again and again.
 func (s *Store) At(i int) *capture.Event {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	if i < s.base || i >= s.total {
+		s.mu.RUnlock()
 		return nil
 	}
-	return s.ring[i%s.max].event()
+	sl := s.ring[i%s.max]
+	s.mu.RUnlock()
+	if sl.ev != nil || sl.slim.kind == 0 {
+		return sl.ev
+	}
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	c := &s.cache[i%len(s.cache)]
+	if c.ev == nil || c.i != i { // absolute indices are never reused
+		*c = cachedEvent{i: i, ev: sl.slim.event()}
+	}
+	return c.ev
+}
+
+// atCacheLen is how many slim events At keeps made: at most 64 payloads of
+// MaxKeep bytes stay referenced after the store dropped their events.
+const atCacheLen = 64
+
+// cachedEvent is a slim event At made, and its absolute index.
+type cachedEvent struct {
+	i  int
+	ev *capture.Event
 }
 
 // Since returns the events held from absolute index from on, and the index
@@ -344,16 +371,28 @@ type storeStream struct {
 	lc         *liveConn
 	registered bool
 
-	// Copies of the events added since the last Flush, their sizes, and
-	// the exchanges whose final response is among them.
-	batch []slot
-	sizes []int64
+	// The events added since the last Flush, in a batch from batchPool
+	// (nil between flushes: an idle connection holds none), and the
+	// exchanges whose final response is among them.
+	batch *storeBatch
 	done  []int
 }
 
-// storeBatch is the most events a stream holds before it hands them to
+// storeBatch is the slots a stream fills between two flushes, with their
+// sizes. It comes from batchPool at a chunk's first event and goes back at
+// Flush: a slot is 112 bytes, and a stream that kept a batch of its own
+// between chunks would hold 8 KiB for the life of its connection.
+type storeBatch struct {
+	n     int
+	slots [storeBatchLen]slot
+	sizes [storeBatchLen]int64
+}
+
+// storeBatchLen is the most events a stream holds before it hands them to
 // the store without waiting for Flush.
-const storeBatch = 64
+const storeBatchLen = 64
+
+var batchPool = sync.Pool{New: func() any { return new(storeBatch) }}
 
 // Add copies ev, which the decoder reuses after the call; Flush appends
 // the copies to the store.
@@ -363,30 +402,37 @@ func (st *storeStream) Add(ev *capture.Event) {
 		st.lc.id = ev.Conn
 		st.s.register(st.lc)
 	}
-	var sl slot
+	if st.batch == nil {
+		st.batch = batchPool.Get().(*storeBatch)
+	}
+	b := st.batch
+	sl := &b.slots[b.n]
 	if s, ok := slimOf(ev); ok {
 		sl.slim = s
 	} else {
 		sl.ev = copyEvent(ev)
 	}
-	st.batch = append(st.batch, sl)
-	st.sizes = append(st.sizes, slotSize(&sl))
+	b.sizes[b.n] = slotSize(sl)
+	b.n++
 	if ev.Kind == capture.KindResponse && (ev.Status >= 200 || ev.Status == 101) {
 		st.done = append(st.done, ev.Seq)
 	}
-	if len(st.batch) == storeBatch {
+	if b.n == storeBatchLen {
 		st.Flush()
 	}
 }
 
 // Flush appends the events added since the last Flush to the store.
 func (st *storeStream) Flush() error {
-	if len(st.batch) == 0 {
+	b := st.batch
+	if b == nil {
 		return nil
 	}
-	st.s.addBatch(st.batch, st.sizes)
-	clear(st.batch)
-	st.batch, st.sizes = st.batch[:0], st.sizes[:0]
+	st.batch = nil
+	st.s.addBatch(b.slots[:b.n], b.sizes[:b.n])
+	clear(b.slots[:b.n]) // what the slots point to is the store's now
+	b.n = 0
+	batchPool.Put(b)
 	for _, seq := range st.done {
 		st.lc.done(seq) // the row shows the event from now on
 	}
@@ -398,7 +444,7 @@ func (st *storeStream) Flush() error {
 // last event is in.
 func (st *storeStream) Close() {
 	st.Flush()
-	st.batch, st.sizes, st.done = nil, nil, nil
+	st.done = nil
 	if st.registered {
 		st.s.unregister(st.lc)
 	}
