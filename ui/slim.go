@@ -102,12 +102,12 @@ func bit(set bool, f uint8) uint8 {
 
 // slimOnly reports whether ev sets no field besides those a slimEvent
 // holds: every word of the Event that holds another field must be zero.
-// The words are found by reflection (otherWords), so a field added to
+// The words are found by reflection (otherBits), so a field added to
 // capture.Event later keeps an event that sets it out of the slim form,
 // with no list here to update.
 func slimOnly(ev *capture.Event) bool {
-	words := (*[eventWords]uint64)(unsafe.Pointer(ev))
-	var a, b uint64
+	words := (*[eventWords]uintptr)(unsafe.Pointer(ev))
+	var a, b uintptr
 	for i := 0; i+1 < eventWords; i += 2 {
 		a |= words[i] & otherBits[i]
 		b |= words[i+1] & otherBits[i+1]
@@ -118,16 +118,21 @@ func slimOnly(ev *capture.Event) bool {
 	return a|b == 0
 }
 
-// eventWords is how many 8-byte words a capture.Event has.
-const eventWords = int(unsafe.Sizeof(capture.Event{}) / 8)
+// eventWords is how many machine words a capture.Event has. An Event holds
+// pointers, so it is aligned to a word and its size is a whole number of
+// words on every platform, and loading it word by word is aligned.
+const eventWords = int(unsafe.Sizeof(capture.Event{}) / unsafe.Sizeof(uintptr(0)))
 
 // slimFieldNames are the fields of capture.Event a slimEvent holds.
 var slimFieldNames = []string{"Kind", "Conn", "Time", "From", "Op", "Len", "WireLen", "Payload", "Reason",
 	"Stream", "Frames", "Code", "Opcode", "RSV", "Fin", "Masked", "Compressed", "Truncated", "Injected"}
 
 // otherBits has, for each word of a capture.Event, the bits that belong to
-// fields a slimEvent lacks (padding is left out).
-var otherBits = func() (bits [eventWords]uint64) {
+// fields a slimEvent lacks (padding is left out). It is built byte by byte
+// through the same memory view slimOnly reads words through, so it holds
+// on either byte order.
+var otherBits = func() (bits [eventWords]uintptr) {
+	mask := unsafe.Slice((*byte)(unsafe.Pointer(&bits)), unsafe.Sizeof(bits))
 	typ := reflect.TypeOf(capture.Event{})
 	for i := range typ.NumField() {
 		f := typ.Field(i)
@@ -135,7 +140,7 @@ var otherBits = func() (bits [eventWords]uint64) {
 			continue
 		}
 		for b := f.Offset; b < f.Offset+f.Type.Size(); b++ {
-			bits[b/8] |= 0xff << (8 * (b % 8)) // little-endian, as amd64 and arm64 load words
+			mask[b] = 0xff
 		}
 	}
 	return bits

@@ -147,3 +147,31 @@ func TestSlimStoreAddDoesNotAllocate(t *testing.T) {
 		t.Errorf("the last event held is %+v", got)
 	}
 }
+
+// At makes a slim event once and gives the same Event while it is among the
+// last it made; a dropped one is gone whatever the cache holds.
+func TestStoreAtKeepsSlimEvents(t *testing.T) {
+	s := NewStore(4)
+	st := s.Stream()
+	for _, ev := range slimCases()[:2] {
+		st.Add(ev)
+	}
+	st.Flush()
+	a, b := s.At(0), s.At(1)
+	if a == nil || b == nil || a.Kind != capture.KindFrame || a == b {
+		t.Fatalf("At(0), At(1) = %+v, %+v", a, b)
+	}
+	if s.At(0) != a {
+		t.Error("a second At(0) made the event again")
+	}
+	for range 4 { // event 0 and 1 are dropped
+		st.Add(slimCases()[0])
+	}
+	st.Flush()
+	if ev := s.At(0); ev != nil {
+		t.Errorf("At of a dropped event = %+v, want nil", ev)
+	}
+	if ev := s.At(0 + atCacheLen); ev != nil {
+		t.Errorf("At past the events taken = %+v, want nil", ev)
+	}
+}
