@@ -64,7 +64,10 @@ func startFrameEcho(b testing.TB) string {
 		}
 		io.WriteString(nc, benchAccept)
 		out := make([]byte, 4+64<<10)
-		var hdr [14]byte
+		var (
+			hdr  [14]byte
+			mask [4]byte // out of the loop: io.ReadFull makes it escape, once per connection
+		)
 		for {
 			if _, err := io.ReadFull(br, hdr[:2]); err != nil {
 				return
@@ -76,7 +79,7 @@ func startFrameEcho(b testing.TB) string {
 				}
 				n, h = int(binary.BigEndian.Uint16(hdr[2:4])), 4
 			}
-			var mask [4]byte
+			mask = [4]byte{}
 			if hdr[1]&0x80 != 0 {
 				if _, err := io.ReadFull(br, mask[:]); err != nil {
 					return
