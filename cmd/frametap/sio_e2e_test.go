@@ -19,7 +19,8 @@ import (
 )
 
 // TestE2ESocketIO runs a real Socket.IO 4 server and client (Node, npm
-// packages in testdata/sio, installed by .ci/run) through the built
+// packages in decode/testdata/node, the peers of decode's own Socket.IO
+// test, installed by .ci/run) through the built
 // frametap, in reverse and regular mode (the client's connections are
 // CONNECT tunnels then), and checks the capture's eio events against what
 // both peers logged, in order and per direction: events with their
@@ -31,12 +32,12 @@ import (
 // binary attachments travel as base64.
 func TestE2ESocketIO(t *testing.T) {
 	requireE2E(t)
-	dir, err := filepath.Abs(filepath.Join("testdata", "sio"))
+	dir, err := filepath.Abs(filepath.Join("..", "..", "decode", "testdata", "node"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client")); err != nil {
-		t.Fatalf("Socket.IO peers missing (npm ci --prefix cmd/frametap/testdata/sio): %v", err)
+		t.Fatalf("Socket.IO peers missing (npm ci --prefix decode/testdata/node): %v", err)
 	}
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
@@ -113,7 +114,7 @@ func TestE2ESocketIO(t *testing.T) {
 	}
 }
 
-// sioLog is one line a Node peer logged (testdata/sio/common.js).
+// sioLog is one line a Node peer logged (decode/testdata/node/common.js).
 type sioLog struct {
 	Engine, SID, Transport, Connect, Disconnect, Reason, Nsp string
 	Recv, Sent, AckRecv, AckSent, Upgraded, Connected        string

@@ -1,17 +1,25 @@
-// A Socket.IO 4 client for decode's E2E test. The first session uses the
+// A Socket.IO 4 client for the FRAMETAP_E2E=1 tests of decode and of
+// cmd/frametap: usage: node client.js PORT [PROXY]. With PROXY (host:port)
+// every connection of the client goes through a CONNECT tunnel opened
+// there, as a browser's would.
+// The first session uses the
 // default transports (long-polling, then the upgrade to WebSocket): events
 // with acks, a binary event, a namespace, disconnects. The second is
 // polling only, so that binary attachments travel as base64. It logs what
 // it receives and sends (see common.js), then exits.
 "use strict";
 const { io } = require("socket.io-client");
-const { norm, log } = require("./common.js");
+const { norm, log, TunnelAgent } = require("./common.js");
 
 const url = "http://127.0.0.1:" + process.argv[2];
+const proxy = process.argv[3];
+// Engine.IO hands the agent to both transports: polling (XMLHttpRequest)
+// and the WebSocket (ws).
+const extra = proxy ? { agent: new TunnelAgent(proxy) } : {};
 const fail = (what) => { log({ fail: what }); process.exit(1); };
 setTimeout(() => fail("timeout"), 20000).unref();
 
-const socket = io(url, { reconnection: false });
+const socket = io(url, { reconnection: false, ...extra });
 const sid = () => socket.io.engine.id;
 socket.on("connect_error", (err) => fail("connect_error " + err.message));
 socket.onAny((event, ...args) => log({ recv: event, nsp: "/", sid: sid(), args: norm(args), ack: false }));
@@ -41,7 +49,7 @@ socket.once("connect", () => {
 });
 
 function admin() {
-  const adm = io(url + "/admin", { reconnection: false });
+  const adm = io(url + "/admin", { reconnection: false, ...extra });
   adm.on("notice", (...args) => {
     const ack = args.pop();
     log({ recv: "notice", nsp: "/admin", sid: sid(), args: norm(args), ack: true });
@@ -67,7 +75,7 @@ function admin() {
 }
 
 function pollingOnly() {
-  const p = io(url, { reconnection: false, forceNew: true, transports: ["polling"] });
+  const p = io(url, { reconnection: false, forceNew: true, transports: ["polling"], ...extra });
   const psid = () => p.io.engine.id;
   p.on("connect_error", (err) => fail("connect_error " + err.message));
   p.onAny((event, ...args) => log({ recv: event, nsp: "/", sid: psid(), args: norm(args), ack: false }));
