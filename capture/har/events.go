@@ -172,9 +172,15 @@ func (f *File) note(name string, sum Summary, hasConnID, oldChrome bool, skipped
 	return b.String()
 }
 
-func plural(n int, one, many string) string {
+// plural returns n and the noun that agrees with it: "1 entry", "2 entries".
+func plural[N int | int64](n N, one, many string) string {
+	return strconv.FormatInt(int64(n), 10) + " " + agree(n, one, many)
+}
+
+// agree returns one when n is 1, else many.
+func agree[N int | int64](n N, one, many string) string {
 	if n == 1 {
-		return "1 " + one
+		return one
 	}
-	return strconv.Itoa(n) + " " + many
+	return many
 }

@@ -201,17 +201,19 @@ func Build(evs []*capture.Event, opt Options) (*HAR, Stats) {
 // comment says in the log what the capture held that the HAR does not.
 func (st Stats) comment() string {
 	var parts []string
-	if st.Tunnels > 0 {
-		parts = append(parts, fmt.Sprintf("%d CONNECT tunnels are not entries (browsers' HARs list none); the exchanges inside one count _seq from 2", st.Tunnels))
+	if n := st.Tunnels; n > 0 {
+		parts = append(parts, fmt.Sprintf("%s (browsers' HARs list none); the exchanges inside %s count _seq from 2",
+			plural(n, "CONNECT tunnel is not an entry", "CONNECT tunnels are not entries"), agree(n, "it", "one")))
 	}
-	if st.Unanswered > 0 {
-		parts = append(parts, fmt.Sprintf("%d requests got no response (status 0, _error says why when the capture does)", st.Unanswered))
+	if n := st.Unanswered; n > 0 {
+		parts = append(parts, fmt.Sprintf("%s no response (status 0, _error says why when the capture does)", plural(n, "request got", "requests got")))
 	}
-	if st.Orphans > 0 {
-		parts = append(parts, fmt.Sprintf("%d responses, upgrades or messages had no request in the capture and are left out", st.Orphans))
+	if n := st.Orphans; n > 0 {
+		parts = append(parts, fmt.Sprintf("%s no request in the capture and %s left out",
+			plural(n, "response, upgrade or message had", "responses, upgrades or messages had"), agree(n, "is", "are")))
 	}
-	if st.Lost > 0 {
-		parts = append(parts, fmt.Sprintf("the capture lost %d events to write errors (gap events)", st.Lost))
+	if n := st.Lost; n > 0 {
+		parts = append(parts, fmt.Sprintf("the capture lost %s to write errors (gap events)", plural(n, "event", "events")))
 	}
 	if len(parts) == 0 {
 		return ""

@@ -235,7 +235,7 @@ func TestBuildEdges(t *testing.T) {
 	if st.Entries != 3 || st.Tunnels != 1 || st.Orphans != 1 || st.Unanswered != 1 || st.Lost != 12 || st.WebSockets != 1 || st.Messages != 2 {
 		t.Errorf("stats %+v", st)
 	}
-	for _, want := range []string{"1 CONNECT tunnels", "1 requests got no response", "1 responses, upgrades or messages", "lost 12 events"} {
+	for _, want := range []string{"1 CONNECT tunnel is not an entry", "inside it count", "1 request got no response", "1 response, upgrade or message had no request in the capture and is left out", "lost 12 events"} {
 		if !strings.Contains(h.Log.Comment, want) {
 			t.Errorf("log comment %q does not say %q", h.Log.Comment, want)
 		}

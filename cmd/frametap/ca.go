@@ -56,8 +56,9 @@ type tlsConfig struct {
 }
 
 // load reads the CA (making it when missing), the upstream roots and the
-// ignore pattern, and says on stderr where the CA is.
-func (o tlsOptions) load(stderr io.Writer) (tlsConfig, error) {
+// ignore pattern. It says on notices where the CA is, and on stderr what
+// --ssl-insecure gives up.
+func (o tlsOptions) load(notices, stderr io.Writer) (tlsConfig, error) {
 	var tc tlsConfig
 	ca, err := certs.LoadOrCreate(o.caDir)
 	if err != nil {
@@ -86,7 +87,7 @@ func (o tlsOptions) load(stderr io.Writer) (tlsConfig, error) {
 		}
 		tc.ignore = re
 	}
-	fmt.Fprintf(stderr, "frametap: intercepting TLS with the CA %s (run `frametap ca` to see how to trust it)\n", ca.CertPath)
+	fmt.Fprintf(notices, "frametap: intercepting TLS with the CA %s (run `frametap ca` to see how to trust it)\n", ca.CertPath)
 	if o.insecure {
 		fmt.Fprintln(stderr, "frametap: WARNING: --ssl-insecure: upstream certificates are not verified")
 	}

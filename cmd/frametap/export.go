@@ -84,7 +84,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "frametap: %d entries (%d WebSocket, %d messages) from %d events to %s\n", st.Entries, st.WebSockets, st.Messages, len(evs), displayName(out))
 	if h.Log.Comment != "" {
-		fmt.Fprintf(stderr, "frametap: %s\n", h.Log.Comment)
+		fmt.Fprintln(stderr, h.Log.Comment) // it says "frametap: " itself, for the HAR's readers
 	}
 	return nil
 }

@@ -172,7 +172,13 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 		closers = append(closers, keys.Close)
 	}
 
-	tlsc, err := o.tls.load(stderr)
+	// -q keeps stderr for warnings: what frametap listens on and where its
+	// CA is are said only without it, as mitmdump -q says neither.
+	notices := stderr
+	if o.quiet {
+		notices = io.Discard
+	}
+	tlsc, err := o.tls.load(notices, stderr)
 	if err != nil {
 		closeLogs()
 		return err
@@ -221,14 +227,14 @@ func serve(o options, listenSet bool, stdout, stderr io.Writer, demo demoRunner)
 	var status []ui.Listener // each listener for the dashboard's status line
 	for i, l := range lns {
 		addr := sockets[i].Addr().String()
-		fmt.Fprintf(stderr, "frametap: listening on %s, %s", addr, l.describe(addr, proxyAuth != nil, o.mark))
+		fmt.Fprintf(notices, "frametap: listening on %s, %s", addr, l.describe(addr, proxyAuth != nil, o.mark))
 		if o.write != "" {
-			fmt.Fprintf(stderr, ", capture to %s", displayName(o.write))
+			fmt.Fprintf(notices, ", capture to %s", displayName(o.write))
 		}
 		if o.pcap != "" {
-			fmt.Fprintf(stderr, ", pcap to %s", displayName(o.pcap))
+			fmt.Fprintf(notices, ", pcap to %s", displayName(o.pcap))
 		}
-		fmt.Fprintln(stderr)
+		fmt.Fprintln(notices)
 		status = append(status, ui.Listener{Addr: addr, Mode: l.mode.String()})
 		if proxyAuth != nil && l.mode != proxy.SOCKS5 && l.mode != proxy.Reverse && l.mode != proxy.Transparent {
 			fmt.Fprintf(stderr, "frametap: note: --proxyauth applies to SOCKS5 listeners only: the %s listener on %s takes any client that reaches it\n", l.mode, addr)
