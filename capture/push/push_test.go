@@ -219,3 +219,87 @@ func TestConnBounded(t *testing.T) {
 		t.Errorf("mechanism %s after 3 more of a counted path", c.Mechanism())
 	}
 }
+
+// TestSummaryConns: a row counts each connection once, however the
+// connections' events interleave and however many of its paths one asked
+// for; a path that turns to polling takes the connections that asked for
+// it while it was none, even closed ones.
+func TestSummaryConns(t *testing.T) {
+	sum := NewSummary(Config{})
+	feed := func(bs ...*build) { // their events in turn, one of each at a time
+		for i := 0; ; i++ {
+			fed := false
+			for _, b := range bs {
+				if i < len(b.evs) {
+					sum.Add(b.evs[i])
+					fed = true
+				}
+			}
+			if !fed {
+				return
+			}
+		}
+	}
+	conns := func() map[Mechanism]int {
+		got := map[Mechanism]int{}
+		for _, r := range sum.Rows() {
+			got[r.Mechanism] = r.Conns
+		}
+		return got
+	}
+	// Two keep-alive connections asking for /a and /b in turn: none, 2.
+	a, b := &build{conn: 1}, &build{conn: 2}
+	for _, x := range []*build{a, b} {
+		x.open(0)
+		x.exchange(10, "GET", "/a", 1, 200, "x")
+		x.exchange(20, "GET", "/b", 1, 200, "x")
+	}
+	feed(a, b)
+	if got := conns(); got[None] != 2 || got[Polling] != 0 {
+		t.Errorf("after two connections asking two paths: %v, want none 2", got)
+	}
+	// A connection per poll of /p, each closed before the next: the third
+	// makes /p polling, with all three.
+	for i := range 3 {
+		p := &build{conn: uint64(3 + i)}
+		p.open(100 * i)
+		p.exchange(100*i, "GET", "/p", 1, 200, "x")
+		p.close(100*i + 5)
+		feed(p)
+		if got, want := conns()[None], 3+i; i < 2 && got != want {
+			t.Errorf("after poll %d: none %d, want %d", i+1, got, want)
+		}
+	}
+	if got := conns(); got[None] != 2 || got[Polling] != 3 {
+		t.Errorf("after /p turned to polling: %v, want none 2, polling 3", got)
+	}
+	// One that asked for /c (none) and /p (polling) is in both rows.
+	c := &build{conn: 6}
+	c.open(400)
+	c.exchange(400, "GET", "/c", 1, 200, "x")
+	c.exchange(410, "GET", "/p", 1, 200, "x")
+	feed(c)
+	if got := conns(); got[None] != 3 || got[Polling] != 4 {
+		t.Errorf("after one connection in both: %v, want none 3, polling 4", got)
+	}
+	// Two WebSockets whose frames interleave.
+	w1, w2 := &build{conn: 7}, &build{conn: 8}
+	for _, w := range []*build{w1, w2} {
+		w.open(500)
+		w.exchange(500, "GET", "/ws", 1, 101, "")
+		w.add(&capture.Event{Kind: capture.KindUpgrade, Time: at(501), Protocol: "websocket"})
+		for i := range 3 {
+			w.add(&capture.Event{Kind: capture.KindFrame, Time: at(510 + i), From: "server", Fin: true, Opcode: 1, Len: 1})
+			w.add(&capture.Event{Kind: capture.KindMessage, Time: at(510 + i), From: "server", Op: "text", Len: 1, WireLen: 1, Payload: []byte("x")})
+		}
+	}
+	feed(w1, w2)
+	if got := conns(); got[WebSocket] != 2 || got[None] != 3 || got[Polling] != 4 {
+		t.Errorf("after two WebSockets: %v, want websocket 2, none 3, polling 4", got)
+	}
+	for _, r := range sum.Rows() {
+		if r.Mechanism == None && (r.Messages != 0 || r.Payload != 0) {
+			t.Errorf("none row counts %d messages of %d B pushed: ordinary answers are not pushes", r.Messages, r.Payload)
+		}
+	}
+}

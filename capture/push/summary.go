@@ -93,6 +93,8 @@ type Summary struct {
 	polls map[pollKey]*pollState
 	hosts map[string]int // poll keys per host
 	last  *acc           // the row the last exchange went to
+
+	pollConns map[rowKey]int // the connections of the none and polling rows (conns.go)
 }
 
 // NewSummary returns an empty Summary.
@@ -103,6 +105,8 @@ func NewSummary(cfg Config) *Summary {
 		rows:  make(map[rowKey]*acc),
 		polls: make(map[pollKey]*pollState),
 		hosts: make(map[string]int),
+
+		pollConns: make(map[rowKey]int),
 	}
 }
 
@@ -114,8 +118,7 @@ type rowKey struct {
 // acc is a Row being summed, with the samples of its medians.
 type acc struct {
 	Row
-	holds   samples
-	lastCon uint64
+	holds samples
 }
 
 type pollKey struct {
@@ -130,6 +133,7 @@ type pollState struct {
 	lastBody uint64
 	seen     bool
 	gaps     samples
+	askers   []*hostPolls // while it is none: the connections that asked (conns.go)
 }
 
 // exchange is a request waiting for its response, or a response whose body
@@ -152,6 +156,9 @@ type connState struct {
 	streams []exchange
 	h2      map[uint32]int64 // frame bytes per HTTP/2 stream
 	ws      rowKey           // the row of its WebSocket, once upgraded
+
+	rows  []rowKey              // the rows of pushing mechanisms it was counted in
+	polls map[string]*hostPolls // its part in the none and polling rows, by host
 }
 
 // Add takes the capture's next event.
@@ -179,7 +186,7 @@ func (s *Summary) Add(ev *capture.Event) {
 		s.response(c, ev)
 	case capture.KindSSE, capture.KindChunk:
 		if x := c.stream(ev.Seq, ev.Stream); x != nil {
-			a := s.row(x.row, ev)
+			a := s.row(c, x.row, ev)
 			a.Messages++
 			a.Wire += ev.Len
 			if ev.Kind == capture.KindSSE {
@@ -192,14 +199,14 @@ func (s *Summary) Add(ev *capture.Event) {
 		c.endStream(ev.Seq, ev.Stream)
 	case capture.KindFrame:
 		if c.ws.mech != "" {
-			s.row(c.ws, ev).Wire += wsHeaderLen(ev.Len, ev.Masked) + ev.Len
+			s.row(c, c.ws, ev).Wire += wsHeaderLen(ev.Len, ev.Masked) + ev.Len
 		}
 	case capture.KindMessage:
 		if c.ws.mech != "" && ev.From == "server" && (ev.Op == "text" || ev.Op == "binary") {
 			if c.ws.mech == SocketIO && !eioMessage(ev.Payload) {
 				return // Engine.IO's ping, pong, noop, upgrade: framing
 			}
-			a := s.row(c.ws, ev)
+			a := s.row(c, c.ws, ev)
 			a.Messages++
 			a.Payload += ev.WireLen
 		}
@@ -218,23 +225,23 @@ func (s *Summary) started(t time.Time) {
 	}
 }
 
-// row returns the accumulator of k, counting ev's connection and time.
-func (s *Summary) row(k rowKey, ev *capture.Event) *acc {
+// row returns the accumulator of k, counting c in it and ev's time.
+func (s *Summary) row(c *connState, k rowKey, ev *capture.Event) *acc {
 	a := s.rows[k]
 	if a == nil {
 		a = &acc{Row: Row{Host: k.host, Mechanism: k.mech}}
 		s.rows[k] = a
+	}
+	if !c.counted(k) {
+		a.Conns++
 	}
 	a.touch(ev)
 	s.last = a
 	return a
 }
 
+// touch widens the row's time to ev's.
 func (a *acc) touch(ev *capture.Event) {
-	if a.lastCon != ev.Conn {
-		a.Conns++
-		a.lastCon = ev.Conn
-	}
 	if a.First.IsZero() || ev.Time.Before(a.First) {
 		a.First = ev.Time
 	}
@@ -287,11 +294,11 @@ func (s *Summary) response(c *connState, ev *capture.Event) {
 		} else {
 			c.streams = append(c.streams, exchange{seq: ev.Seq, stream: ev.Stream, row: k})
 		}
-		a := s.row(k, ev)
+		a := s.row(c, k, ev)
 		a.Exchanges++
 		a.Wire += wire
 	case mech == SocketIO:
-		a := s.row(rowKey{host, SocketIO}, ev)
+		a := s.row(c, rowKey{host, SocketIO}, ev)
 		a.Exchanges++
 		a.Wire += wire
 		if ev.BodyLen > 0 {
@@ -309,11 +316,11 @@ func (s *Summary) response(c *connState, ev *capture.Event) {
 		if len(c.streams) < maxPending {
 			c.streams = append(c.streams, exchange{seq: ev.Seq, stream: ev.Stream, row: k})
 		}
-		a := s.row(k, ev)
+		a := s.row(c, k, ev)
 		a.Exchanges++
 		a.Wire += wire
 	case ev.Timed && ev.Wait >= s.cfg.longPoll():
-		a := s.row(rowKey{host, LongPolling}, ev)
+		a := s.row(c, rowKey{host, LongPolling}, ev)
 		a.Exchanges++
 		a.Wire += wire
 		a.holds.add(ev.Wait)
@@ -322,12 +329,12 @@ func (s *Summary) response(c *connState, ev *capture.Event) {
 			a.Payload += ev.BodyLen
 		}
 	default:
-		s.poll(host, x, ev, wire, news)
+		s.poll(c, host, x, ev, wire, news)
 	}
 }
 
-// poll adds an exchange to its method+path.
-func (s *Summary) poll(host string, x exchange, ev *capture.Event, wire int64, news bool) {
+// poll adds c's exchange to its method+path.
+func (s *Summary) poll(c *connState, host string, x exchange, ev *capture.Event, wire int64, news bool) {
 	k := pollKey{host, x.method, x.path}
 	p := s.polls[k]
 	if p == nil {
@@ -346,6 +353,7 @@ func (s *Summary) poll(host string, x exchange, ev *capture.Event, wire int64, n
 	p.Exchanges++
 	p.Wire += wire
 	p.Polls++
+	s.countPoll(c, host, p)
 	body := hashBytes(ev.Body) ^ uint64(ev.BodyLen)
 	if news && p.seen && body == p.lastBody {
 		news = false // the same body again
@@ -400,6 +408,16 @@ func (s *Summary) Rows() []Row {
 	for k, g := range gaps {
 		rows[k].Cadence = g.median()
 	}
+	for k, a := range rows {
+		switch k.mech {
+		case None:
+			// Nothing of its exchanges was pushed: a body is an answer.
+			a.Messages, a.Payload = 0, 0
+			fallthrough
+		case Polling:
+			a.Conns = s.pollConns[k]
+		}
+	}
 	out := make([]Row, 0, len(rows))
 	for _, a := range rows {
 		out = append(out, a.Row)
@@ -413,9 +431,9 @@ func (s *Summary) Rows() []Row {
 	return out
 }
 
-// merge adds the sums of r.
+// merge adds the sums of r but its Conns: a connection that asked for
+// several paths counts once in the row.
 func (a *acc) merge(r *Row) {
-	a.Conns += r.Conns
 	a.Exchanges += r.Exchanges
 	a.Messages += r.Messages
 	a.Payload += r.Payload

@@ -24,6 +24,10 @@ func (r Row) Cells() []string {
 	if r.Wire > 0 {
 		share = strconv.FormatFloat(100*r.OverheadShare(), 'f', 1, 64) + "%"
 	}
+	msgs, payload := strconv.FormatInt(r.Messages, 10), strconv.FormatInt(r.Payload, 10)
+	if r.Mechanism == None { // nothing pushed: its wire bytes are the row's whole cost
+		msgs, payload, share = dash, dash, dash
+	}
 	cadence, empty, hold := dash, dash, dash
 	if r.Mechanism == Polling {
 		cadence = formatDuration(r.Cadence)
@@ -34,7 +38,7 @@ func (r Row) Cells() []string {
 	}
 	return []string{
 		r.Host, string(r.Mechanism), strconv.Itoa(r.Conns), strconv.Itoa(r.Exchanges),
-		strconv.FormatInt(r.Messages, 10), strconv.FormatInt(r.Payload, 10), strconv.FormatInt(r.Wire, 10),
+		msgs, payload, strconv.FormatInt(r.Wire, 10),
 		perMsg, share, rate, cadence, empty, hold,
 	}
 }
