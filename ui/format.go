@@ -26,6 +26,20 @@ func size(n int64) string {
 	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 }
 
+// count formats a number of messages to fit a narrow column:
+// 9999, 14.8k, 148k, 1.5M.
+func count(n int) string {
+	switch {
+	case n < 10_000:
+		return strconv.Itoa(n)
+	case n < 99_950: // not 100.0k
+		return strconv.FormatFloat(float64(n)/1e3, 'f', 1, 64) + "k"
+	case n < 999_500: // not 1000k
+		return strconv.Itoa((n+500)/1e3) + "k"
+	}
+	return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + "M"
+}
+
 // age formats a duration in one short unit, as k9s does: 42s, 5m, 3h, 2d.
 func age(d time.Duration) string {
 	switch {

@@ -69,7 +69,7 @@ func connSpecs(int) []colSpec {
 }
 
 // connSpecsBy are the caps of connHeader's columns, in its order.
-var connSpecsBy = []colSpec{{min: 2, max: 7}, {min: 6, max: 22}, {min: 10, pref: 24, max: 48, flex: true}, {min: 4, max: 6}, {min: 9, max: 10}, {min: 3, max: 5}, {min: 5, max: 12}, {min: 18, max: 24}, {min: 3, max: 4}, {min: 5, max: 9}}
+var connSpecsBy = []colSpec{{min: 2, max: 7}, {min: 6, max: 22}, {min: 10, pref: 24, max: 48, flex: true}, {min: 4, max: 6}, {min: 9, max: 10}, {min: 3, max: 5}, {min: 5, max: 14}, {min: 18, max: 24}, {min: 3, max: 4}, {min: 5, max: 9}}
 
 func (t connTable) GetRowCount() int    { return 1 + len(t.u.connView) }
 func (t connTable) GetColumnCount() int { return len(connHeader) }
@@ -121,7 +121,7 @@ func connCell(c *conn, col int, now time.Time) string {
 	case 5:
 		return fmt.Sprint(c.requests)
 	case 6:
-		return fmt.Sprintf("%d↑ %d↓", c.msgsUp+c.ctrlUp, c.msgsDown+c.ctrlDown)
+		return count(c.msgsUp+c.ctrlUp) + "↑ " + count(c.msgsDown+c.ctrlDown) + "↓"
 	case 7:
 		up, down := c.bytesUp, c.bytesDown
 		if !c.exact && c.hasLive {
