@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -372,19 +371,6 @@ func getWhenListening(t *testing.T, url string) *http.Response {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// listeningAddr returns the address frametap says it listens on.
-func listeningAddr(t *testing.T, stderr *syncBuffer) string {
-	t.Helper()
-	re := regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if m := re.FindStringSubmatch(stderr.String()); m != nil {
-			return m[1]
-		}
-	}
-	t.Fatalf("frametap did not start: %s", stderr.String())
-	return ""
 }
 
 func TestPlanOutputs(t *testing.T) {
