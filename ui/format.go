@@ -27,7 +27,7 @@ func size(n int64) string {
 }
 
 // count formats a number of messages to fit a narrow column:
-// 9999, 14.8k, 148k, 1.5M.
+// 9999, 14.8k, 148k, 1.5M, 148M, 2.1G.
 func count(n int) string {
 	switch {
 	case n < 10_000:
@@ -36,8 +36,12 @@ func count(n int) string {
 		return strconv.FormatFloat(float64(n)/1e3, 'f', 1, 64) + "k"
 	case n < 999_500: // not 1000k
 		return strconv.Itoa((n+500)/1e3) + "k"
+	case n < 99_950_000:
+		return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + "M"
+	case n < 999_500_000:
+		return strconv.Itoa((n+500_000)/1e6) + "M"
 	}
-	return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + "M"
+	return strconv.FormatFloat(float64(n)/1e9, 'f', 1, 64) + "G"
 }
 
 // age formats a duration in one short unit, as k9s does: 42s, 5m, 3h, 2d.
