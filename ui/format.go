@@ -27,21 +27,23 @@ func size(n int64) string {
 }
 
 // count formats a number of messages to fit a narrow column:
-// 9999, 14.8k, 148k, 1.5M, 148M, 2.1G.
+// 9999, 14.8k, 148k, 1.5M, 148M, 2.1G. A unit holds one decimal below 99.95
+// of it and none up to 999.5 (never "100.0k" or "1000k").
 func count(n int) string {
-	switch {
-	case n < 10_000:
+	if n < 10_000 {
 		return strconv.Itoa(n)
-	case n < 99_950: // not 100.0k
-		return strconv.FormatFloat(float64(n)/1e3, 'f', 1, 64) + "k"
-	case n < 999_500: // not 1000k
-		return strconv.Itoa((n+500)/1e3) + "k"
-	case n < 99_950_000:
-		return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + "M"
-	case n < 999_500_000:
-		return strconv.Itoa((n+500_000)/1e6) + "M"
 	}
-	return strconv.FormatFloat(float64(n)/1e9, 'f', 1, 64) + "G"
+	v := float64(n)
+	for _, unit := range []string{"k", "M", "G"} {
+		v /= 1000
+		if v < 99.95 {
+			return strconv.FormatFloat(v, 'f', 1, 64) + unit
+		}
+		if v < 999.5 || unit == "G" {
+			return strconv.FormatFloat(v, 'f', 0, 64) + unit
+		}
+	}
+	panic("unreachable")
 }
 
 // age formats a duration in one short unit, as k9s does: 42s, 5m, 3h, 2d.

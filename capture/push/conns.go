@@ -33,8 +33,8 @@ func (c *connState) counted(k rowKey) bool {
 	return false
 }
 
-// hostPolls returns c's part in host's none and polling rows.
-func (c *connState) hostPolls(host string) *hostPolls {
+// pollsOn returns c's part in host's none and polling rows.
+func (c *connState) pollsOn(host string) *hostPolls {
 	if c.polls == nil {
 		c.polls = make(map[string]*hostPolls)
 	}
@@ -49,7 +49,7 @@ func (c *connState) hostPolls(host string) *hostPolls {
 // countPoll counts c's exchange on the path p of host, which has just been
 // added to p's Polls.
 func (s *Summary) countPoll(c *connState, host string, p *pollState) {
-	hp := c.hostPolls(host)
+	hp := c.pollsOn(host)
 	minPolls := s.cfg.minPolls()
 	if p.Polls < minPolls { // none still
 		for _, m := range p.askers {
